@@ -1,0 +1,181 @@
+"""The text wire format: topics and payloads, byte for byte what pyzmq sends."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import zmq
+from zmq.log.handlers import PUBHandler
+
+from tests.conftest import make_record
+from zmqlog import wire
+
+
+class _Capture:
+    """Stands in for pyzmq's socket so its handler's frames can be compared."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[bytes]] = []
+
+    def send_multipart(self, frames: list[bytes]) -> None:
+        self.sent.append(frames)
+
+
+@pytest.fixture
+def pyzmq_handler(context: zmq.Context[zmq.Socket[bytes]]) -> Any:
+    handler = PUBHandler(context.socket(zmq.PUB))
+    handler.socket.close(linger=0)
+    handler.socket = _Capture()  # type: ignore[assignment]
+    return handler
+
+
+def pyzmq_frames(handler: Any, record: logging.LogRecord) -> tuple[bytes, bytes]:
+    handler.emit(record)
+    topic, payload = handler.socket.sent.pop()
+    return topic, payload
+
+
+def ours(
+    record: logging.LogRecord, root_topic: str = "", fmt: logging.Formatter | None = None
+) -> tuple[bytes, bytes]:
+    formatter = fmt or wire.default_formatters()[record.levelno]
+    assert formatter is not None
+    return wire.encode_text(record, formatter, root_topic)
+
+
+class _NotAString:
+    def __str__(self) -> str:
+        return "sub.obj::object text"
+
+
+def _exc_info() -> logging._SysExcInfoType:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        return sys.exc_info()
+
+
+RECORDS = {
+    "plain": lambda: make_record("hello there"),
+    "args": lambda: make_record("request %d handled in %.3f ms", 7, 1.5),
+    "unicode": lambda: make_record("héllo wörld ☃ %s", "日本"),
+    "subtopic": lambda: make_record("sub.topic::hello there"),
+    "empty subtopic": lambda: make_record("::no topic here"),
+    "two delimiters": lambda: make_record("a::b::c"),
+    "unicode subtopic": lambda: make_record("naïve.☃::text"),
+    "debug": lambda: make_record("dbg", level=logging.DEBUG),
+    "warning": lambda: make_record("careful %s", "now", level=logging.WARNING),
+    "error with exc_info": lambda: make_record("failed", level=logging.ERROR, exc_info=_exc_info()),
+    "critical": lambda: make_record("down", level=logging.CRITICAL),
+    "non-str msg": lambda: make_record(_NotAString()),
+    "dict msg": lambda: make_record({"k": [1, 2]}),
+}
+
+
+@pytest.mark.parametrize("root_topic", ["", "myprogram", "dotted.root"])
+@pytest.mark.parametrize("case", sorted(RECORDS))
+def test_frames_equal_pyzmq_pubhandler(pyzmq_handler: Any, case: str, root_topic: str) -> None:
+    """For the same record and root topic our frames are pyzmq's, byte for byte."""
+    pyzmq_handler.root_topic = root_topic
+    record = RECORDS[case]()
+    expected = pyzmq_frames(pyzmq_handler, record)
+    assert expected == ours(record, root_topic)
+
+
+def test_encoding_does_not_modify_the_callers_record() -> None:
+    """Splitting off a subtopic works on a copy; other handlers see the record as logged."""
+    record = make_record("sub::text %s", "x")
+    ours(record)
+    assert record.msg == "sub::text %s"
+    assert record.args == ("x",)
+
+
+@pytest.mark.parametrize(
+    "fmt", ["%(name)s|%(levelname)s|%(message)s", "%(asctime)s %(funcName)s %(message)s"]
+)
+def test_custom_formatter_matches_pyzmq(pyzmq_handler: Any, fmt: str) -> None:
+    """A formatter set for every level renders exactly as pyzmq renders it."""
+    formatter = logging.Formatter(fmt)
+    pyzmq_handler.setFormatter(formatter)
+    pyzmq_handler.root_topic = "r"
+    record = make_record("x.y::value %d", 3, level=logging.WARNING)
+    assert pyzmq_frames(pyzmq_handler, record) == ours(record, "r", formatter)
+
+
+def test_default_formats_are_pyzmqs(pyzmq_handler: Any) -> None:
+    """Our per-level defaults are the formats pyzmq's handler starts with."""
+    theirs = {level: f._fmt for level, f in pyzmq_handler.formatters.items()}
+    assert theirs == dict(wire.DEFAULT_FORMATS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain", ("", "plain")),
+        ("a.b::rest", ("a.b", "rest")),
+        ("::rest", ("", "rest")),
+        ("a::b::c", ("a", "b::c")),
+        ("", ("", "")),
+    ],
+)
+def test_split_subtopic(text: str, expected: tuple[str, str]) -> None:
+    """Only the first delimiter splits; text without one has no subtopic."""
+    assert expected == wire.split_subtopic(text)
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (("", "INFO", ""), "INFO"),
+        (("app", "INFO", ""), "app.INFO"),
+        (("app", "ERROR", "db.pool"), "app.ERROR.db.pool"),
+        (("", "WARNING", "x"), "WARNING.x"),
+    ],
+)
+def test_join_topic(parts: tuple[str, str, str], expected: str) -> None:
+    """Empty root topics and subtopics leave no stray dots."""
+    assert expected == wire.join_topic(*parts)
+
+
+@pytest.mark.parametrize(
+    ("topic", "root_hint", "expected"),
+    [
+        ("INFO", None, ("", "INFO", "")),
+        ("INFO.sub.topic", None, ("", "INFO", "sub.topic")),
+        ("myprogram.WARNING", None, ("myprogram", "WARNING", "")),
+        ("a.b.ERROR.x.y", None, ("a.b", "ERROR", "x.y")),
+        ("app.Level 25", None, ("app", "Level 25", "")),
+        ("app.CUSTOM.sub", None, ("app", "CUSTOM", "sub")),
+        ("INFO.ERROR.x", "INFO", ("INFO", "ERROR", "x")),
+        ("LONE", None, ("", "LONE", "")),
+    ],
+)
+def test_parse_topic(topic: str, root_hint: str | None, expected: tuple[str, str, str]) -> None:
+    """The level is found after a known root topic, else as the first known level name."""
+    assert expected == wire.parse_topic(topic, root_hint)
+
+
+def test_parse_topic_parts_have_names() -> None:
+    """Parsed topics can be read by field name."""
+    parts = wire.parse_topic("app.INFO.db")
+    assert (parts.root_topic, parts.level, parts.subtopic) == ("app", "INFO", "db")
+
+
+def test_wire_module_needs_neither_zmq_nor_asyncio() -> None:
+    """The wire contract loads and runs without any transport imported."""
+    script = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('wire', {wire.__file__!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "assert module.parse_topic('a.INFO.b') == ('a', 'INFO', 'b')\n"
+        "print(sorted(m for m in ('zmq', 'asyncio') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert result.stdout.strip() == "[]"
