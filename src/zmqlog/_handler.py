@@ -1,0 +1,614 @@
+"""AsyncPUBHandler: a ``logging.Handler`` whose ``emit()`` only enqueues.
+
+The caller's side (``emit``) and the socket's side (the drain task) meet at a
+``collections.deque``: ``append`` and ``popleft`` are atomic in CPython, so any thread
+may log while the event loop's thread drains. The drain task owns the socket; nothing
+else touches it while the task runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final, cast
+
+import zmq
+import zmq.asyncio
+
+from zmqlog._aio import events
+from zmqlog.exceptions import ClosedResourceError, UsageError
+from zmqlog.wire import TOPIC_DELIM, default_formatters, encode_text
+
+__all__ = ["AsyncPUBHandler"]
+
+# Records whose args are all of these exact types cannot change between emit() and
+# the drain, so their formatting is deferred to the drain task. Anything else (a list,
+# a dict, a user object, a non-str msg) is rendered to text inside emit().
+_IMMUTABLE_ARG_TYPES: Final = frozenset(
+    {
+        str,
+        int,
+        float,
+        bool,
+        bytes,
+        complex,
+        type(None),
+        datetime.date,
+        datetime.datetime,
+        datetime.time,
+        datetime.timedelta,
+    }
+)
+
+# Records sent per drain step before the task yields to the loop: a backlog of
+# 100,000 records must not freeze the loop for the whole of its flush.
+_BATCH: Final = 1000
+
+_DEFAULT_FORMATTER: Final = logging.Formatter()
+_SNDMORE_NOBLOCK: Final = zmq.SNDMORE | zmq.NOBLOCK
+
+
+class _Formatters(dict[int, "logging.Formatter | None"]):
+    """pyzmq's public ``formatters`` dict, telling its handler when it changes."""
+
+    __slots__ = ("_changed",)
+
+    def __init__(
+        self, items: dict[int, logging.Formatter | None], changed: Callable[[], None]
+    ) -> None:
+        super().__init__(items)
+        self._changed = changed
+
+    def __setitem__(self, key: int, value: logging.Formatter | None) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: int) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+
+def _args_are_immutable(args: object) -> bool:
+    if type(args) is not tuple:
+        return False
+    for arg in args:  # noqa: SIM110 - a plain loop beats all() + generator on the hot path
+        if type(arg) not in _IMMUTABLE_ARG_TYPES:
+            return False
+    return True
+
+
+def _snapshot(record: logging.LogRecord) -> logging.LogRecord:
+    """Return a copy of *record* whose message is fixed to its text right now.
+
+    The subtopic is split off before the args are merged, exactly as pyzmq does, and
+    kept in front of an explicit delimiter so the encoder finds the same split.
+    """
+    text = str(record.msg)
+    subtopic, delim, rest = text.partition(TOPIC_DELIM)
+    if not delim:
+        subtopic, rest = "", text
+    if record.args:
+        rest = rest % record.args
+    frozen = copy.copy(record)
+    frozen.msg = f"{subtopic}{TOPIC_DELIM}{rest}"
+    frozen.args = None
+    return frozen
+
+
+class AsyncPUBHandler(logging.Handler):
+    """Publish log records on a ZeroMQ PUB/XPUB socket without blocking the caller.
+
+    ``emit()`` hands the record to a queue and returns; a task on the asyncio event
+    loop formats the records and sends them as ``[topic, payload]`` frames, byte for
+    byte what :class:`zmq.log.handlers.PUBHandler` sends. ``emit()`` may be called from
+    any thread, before any loop runs, or after it closed: it never blocks, never
+    touches the socket and never raises into the caller.
+
+    Args:
+        interface_or_socket: an endpoint to bind (or connect, with ``bind=False``) a new
+            XPUB socket to, or an existing PUB/XPUB socket (sync or ``zmq.asyncio``),
+            which stays the caller's to close.
+        context: the ZeroMQ context for a socket created from an endpoint; by default
+            the handler creates one and terminates it on close.
+        root_topic: the first component of every topic.
+        bind: bind (default) or connect the socket created from an endpoint.
+        sndhwm: the send high-water mark of a socket created from an endpoint, in
+            messages per subscriber. pyzmq's default of 1,000 drops records in any burst.
+        linger: seconds ZeroMQ may keep delivering queued messages after close.
+
+    The drain task starts on :meth:`start`, on the first ``emit()`` made on a thread
+    whose event loop is running, or on :meth:`wait_for_subscribers`.
+    """
+
+    socket: zmq.Socket[Any]
+    ctx: zmq.Context[Any]
+
+    def __init__(
+        self,
+        interface_or_socket: str | zmq.Socket[bytes],
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        root_topic: str = "",
+        *,
+        bind: bool = True,
+        sndhwm: int = 100_000,
+        linger: float = 1.0,
+    ) -> None:
+        super().__init__()
+        # The formatter for each level, resolved once and looked up by emit(): the
+        # level's formatter and the root topic are fixed when the record is logged.
+        self._resolved: dict[int, logging.Formatter] = {}
+        self._formatters = _Formatters(default_formatters(), self._resolved.clear)
+        self._root_topic = ""
+        self.setRootTopic(root_topic)
+        self._linger_ms = max(0, int(linger * 1000))
+        self._queue: deque[tuple[logging.LogRecord, bool, str, logging.Formatter]] = deque()
+        self._closed = False
+        self._socket_closed = False
+        self._stopping = False
+        self._stop_deadline = 0.0
+        self._flush_timeout = 5.0
+        # True while the drain task sleeps waiting for work: the only time emit()
+        # has to wake it, so a burst of records costs one wake-up, not one each.
+        self._idle = False
+        self._blocked = False
+        self._pending: tuple[bytes, bytes] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread: int | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._subscriptions = 0
+        self._sub_waiters: list[tuple[int, asyncio.Future[int]]] = []
+        self._sent = 0
+        self._owns_socket = False
+        self._owns_context = False
+
+        if isinstance(interface_or_socket, zmq.Socket):
+            sock = interface_or_socket
+            sock_type = cast(int, sock.getsockopt(zmq.TYPE))
+            if sock_type not in (zmq.PUB, zmq.XPUB):
+                raise UsageError(
+                    "AsyncPUBHandler needs a zmq.PUB or zmq.XPUB socket, not "
+                    f"{zmq.SocketType(sock_type).name}; or pass an endpoint string "
+                    "to let it make one"
+                )
+            self.socket = sock
+            self.ctx = sock.context
+        elif isinstance(interface_or_socket, str):
+            self._owns_context = context is None
+            self.ctx = zmq.asyncio.Context() if context is None else context
+            self._owns_socket = True
+            self.socket = self.ctx.socket(zmq.XPUB)
+            try:
+                self.socket.setsockopt(zmq.SNDHWM, sndhwm)
+                self.socket.setsockopt(zmq.LINGER, self._linger_ms)
+                if bind:
+                    self.socket.bind(interface_or_socket)
+                else:
+                    self.socket.connect(interface_or_socket)
+            except BaseException:
+                self._close_socket()
+                raise
+        else:
+            raise UsageError(
+                "AsyncPUBHandler takes an endpoint string such as 'tcp://127.0.0.1:5555' "
+                f"or a zmq PUB/XPUB socket, not {type(interface_or_socket).__name__}"
+            )
+        self._is_xpub = self.socket.getsockopt(zmq.TYPE) == zmq.XPUB
+        if self._is_xpub:
+            # Every (un)subscription, duplicates included, so subscribers can be counted.
+            self.socket.setsockopt(zmq.XPUB_VERBOSER, 1)
+        # All socket I/O goes through a plain (non-asyncio) view of the same socket:
+        # sends that ZeroMQ accepts at once cost no future and no await.
+        self._sync: zmq.Socket[bytes] = zmq.Socket.shadow(self.socket.underlying)
+
+    # -- pyzmq-compatible surface -------------------------------------------------
+
+    @property
+    def formatters(self) -> dict[int, logging.Formatter | None]:
+        """The formatter for each level, as in pyzmq (None: the handler's default)."""
+        return self._formatters
+
+    @formatters.setter
+    def formatters(self, value: dict[int, logging.Formatter | None]) -> None:
+        self._formatters = _Formatters(dict(value), self._resolved.clear)
+        self._resolved.clear()
+
+    @property
+    def root_topic(self) -> str:
+        """The first component of every topic ("" for none)."""
+        return self._root_topic
+
+    @root_topic.setter
+    def root_topic(self, value: str) -> None:
+        self.setRootTopic(value)
+
+    def setRootTopic(self, root_topic: str | bytes) -> None:
+        """Set the root topic; bytes are decoded as UTF-8, as pyzmq does."""
+        if isinstance(root_topic, bytes):
+            root_topic = root_topic.decode("utf-8")
+        self._root_topic = root_topic
+
+    def setFormatter(self, fmt: logging.Formatter | None, level: int = logging.NOTSET) -> None:
+        """Set the formatter for one level, or for every level when *level* is NOTSET.
+
+        Levels without a formatter of their own (custom levels such as 25) use the
+        formatter of the nearest lower level that has one.
+        """
+        if level == logging.NOTSET:
+            self.formatter = fmt
+            for key in self.formatters:
+                self.formatters[key] = fmt
+        else:
+            self.formatters[level] = fmt
+        self._resolved.clear()
+
+    def formatter_for(self, levelno: int) -> logging.Formatter:
+        """Return the formatter used for records of *levelno*."""
+        fmt = self._resolved.get(levelno)
+        if fmt is None:
+            fmt = self._resolved[levelno] = self._resolve_formatter(levelno)
+        return fmt
+
+    def _resolve_formatter(self, levelno: int) -> logging.Formatter:
+        formatters = self.formatters
+        if levelno in formatters:
+            fmt = formatters[levelno]
+        else:
+            lower = [key for key in formatters if key <= levelno]
+            if lower:
+                fmt = formatters[max(lower)]
+            elif formatters:
+                fmt = formatters[min(formatters)]
+            else:
+                fmt = None
+        if fmt is None:
+            fmt = self.formatter or _DEFAULT_FORMATTER
+        return fmt
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format *record* with the formatter for its level."""
+        return self.formatter_for(record.levelno).format(record)
+
+    def encode(self, record: logging.LogRecord) -> tuple[bytes, bytes]:
+        """Return the ``(topic, payload)`` frames this handler publishes for *record*."""
+        return encode_text(record, self.formatter_for(record.levelno), self._root_topic)
+
+    # -- the caller's side ----------------------------------------------------------
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Filter and emit *record* without taking the handler lock.
+
+        ``emit()`` is thread-safe by construction, so the per-record lock that
+        ``logging.Handler.handle`` takes would only add cost.
+        """
+        rv = self.filter(record)
+        if isinstance(rv, logging.LogRecord):
+            record = rv
+        if rv:
+            self.emit(record)
+        return bool(rv)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue *record* for the drain task and return at once."""
+        try:
+            if self._closed:
+                return
+            fmt = self._resolved.get(record.levelno) or self.formatter_for(record.levelno)
+            if type(record.msg) is str and (not record.args or _args_are_immutable(record.args)):
+                self._queue.append((record, False, self._root_topic, fmt))
+            else:
+                self._queue.append((_snapshot(record), True, self._root_topic, fmt))
+            if self._idle:
+                self._wake_up()
+            elif self._task is None and asyncio._get_running_loop() is not None:
+                self.start()
+        except Exception:
+            self.handleError(record)
+
+    def _wake_up(self) -> None:
+        self._idle = False
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        if threading.get_ident() == self._loop_thread:
+            wake.set()
+        else:
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:
+                pass  # the loop closed under us; the records wait for close() or a new loop
+
+    # -- the loop's side ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the drain task on the running event loop; calling it again is a no-op.
+
+        Raises:
+            ClosedResourceError: the handler was closed.
+            UsageError: the drain task is running on another, still open, event loop.
+            RuntimeError: no event loop is running in this thread.
+        """
+        if self._closed:
+            raise ClosedResourceError("this AsyncPUBHandler is closed; create a new one")
+        loop = asyncio.get_running_loop()
+        task = self._task
+        if task is not None and not task.done():
+            if self._loop is loop:
+                return
+            if self._loop is not None and not self._loop.is_closed():
+                raise UsageError(
+                    "this AsyncPUBHandler already drains on another event loop; "
+                    "use one handler per loop"
+                )
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task = loop.create_task(self._drain(), name="zmqlog-drain")
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        wake = self._wake
+        assert wake is not None
+        sock = self._sync
+        fd = cast(int, sock.getsockopt(zmq.FD))
+        # ZeroMQ's FD only says "something changed, look at EVENTS"; each wake-up is
+        # followed by reading EVENTS, which re-arms it.
+        loop.add_reader(fd, wake.set)
+        try:
+            while True:
+                wake.clear()
+                more = self._send_batch()
+                self._read_subscriptions()
+                if more:
+                    await asyncio.sleep(0)
+                    continue
+                if self._stopping and not self._blocked:
+                    return  # everything queued went to the socket
+                if self._blocked:
+                    if events(sock) & zmq.POLLOUT:
+                        continue
+                else:
+                    self._idle = True
+                    if self._queue:
+                        self._idle = False
+                        continue
+                if self._stopping:
+                    remaining = self._stop_deadline - loop.time()
+                    if remaining <= 0:
+                        return  # the socket refused for the whole flush timeout
+                    try:
+                        await asyncio.wait_for(wake.wait(), remaining)
+                    except asyncio.TimeoutError:
+                        return
+                else:
+                    await wake.wait()
+                self._idle = False
+        except asyncio.CancelledError:
+            # Cancelled (asyncio.run() ending, a timed-out close): send what the socket
+            # takes without waiting, so a clean exit loses nothing it can avoid losing.
+            self._blocked = False
+            while self._send_batch():
+                pass
+            raise
+        finally:
+            self._idle = False
+            if not loop.is_closed():
+                loop.remove_reader(fd)
+            self._task = None
+            self._loop = None
+            self._loop_thread = None
+            if self._closed and not self._socket_closed:
+                # close() was called while we ran: the socket is ours to close, and
+                # terminating a context may wait out the linger, so not on the loop.
+                self._close_socket(term_context=False)
+                if self._owns_context:
+                    threading.Thread(target=self.ctx.term, name="zmqlog-term", daemon=True).start()
+
+    def _send_batch(self) -> bool:
+        """Send up to one batch of queued records; return True if more are waiting."""
+        if self._socket_closed:
+            return False
+        queue = self._queue
+        if self._pending is not None:
+            if not self._send_frames(self._pending):
+                return False
+            self._pending = None
+        for _ in range(_BATCH):
+            try:
+                record, owned, root_topic, fmt = queue.popleft()
+            except IndexError:
+                return False
+            try:
+                frames = encode_text(record, fmt, root_topic, owned=owned)
+            except Exception:
+                self.handleError(record)
+                continue
+            if not self._send_frames(frames):
+                self._pending = frames
+                return False
+        return bool(queue)
+
+    def _send_frames(self, frames: tuple[bytes, bytes]) -> bool:
+        sock = self._sync
+        try:
+            sock.send(frames[0], _SNDMORE_NOBLOCK)
+            sock.send(frames[1], zmq.NOBLOCK)
+        except zmq.Again:
+            self._blocked = True
+            return False
+        self._blocked = False
+        self._sent += 1
+        return True
+
+    def _read_subscriptions(self) -> None:
+        sock = self._sync
+        if not self._is_xpub:
+            events(sock)  # re-arms the FD
+            return
+        changed = False
+        while events(sock) & zmq.POLLIN:
+            try:
+                frame = sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if frame[:1] == b"\x01":
+                self._subscriptions += 1
+                changed = True
+            elif frame[:1] == b"\x00" and self._subscriptions:
+                self._subscriptions -= 1
+                changed = True
+        if changed:
+            self._notify_subscription_waiters()
+
+    def _notify_subscription_waiters(self) -> None:
+        count = self._subscriptions
+        for wanted, future in self._sub_waiters:
+            if count >= wanted and not future.done():
+                future.set_result(count)
+
+    @property
+    def subscriptions(self) -> int:
+        """Subscriptions currently active on an XPUB socket.
+
+        A subscriber counts once per topic it subscribes to; one that subscribes to
+        everything (``""``) counts once.
+        """
+        return self._subscriptions
+
+    async def wait_for_subscribers(self, n: int = 1, timeout: float | None = 10.0) -> int:
+        """Wait until at least *n* subscriptions are active; return how many are.
+
+        This is the cure for ZeroMQ's slow joiner: a record published before a
+        subscriber's subscription arrives is not sent to it. Needs an XPUB socket
+        (the default when the handler makes its own).
+
+        Raises:
+            TimeoutError: fewer than *n* arrived within *timeout* seconds.
+            UsageError: the socket is a plain PUB socket, which cannot see subscribers.
+        """
+        if not self._is_xpub:
+            raise UsageError(
+                "wait_for_subscribers() needs an XPUB socket to see subscriptions; "
+                "give AsyncPUBHandler an endpoint or a zmq.XPUB socket"
+            )
+        if n < 0:
+            raise UsageError(f"n must be 0 or more, not {n}")
+        self.start()
+        if self._subscriptions >= n:
+            return self._subscriptions
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        waiter = (n, future)
+        self._sub_waiters.append(waiter)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"{self._subscriptions} of {n} subscription(s) arrived within {timeout} s; "
+                "check that the subscribers connect to this publisher's endpoint"
+            ) from None
+        finally:
+            self._sub_waiters.remove(waiter)
+
+    # -- shutdown -------------------------------------------------------------------
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Publish what is queued (for at most *timeout* seconds), then close.
+
+        Records logged after this starts are not published. Safe to call twice.
+        """
+        if self._closed and self._task is None:
+            self._finish_close()
+            return
+        self._closed = True
+        task = self._task
+        if task is not None and self._loop is asyncio.get_running_loop():
+            self._begin_stop(timeout)
+            if self._wake is not None:
+                self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout)
+            except asyncio.TimeoutError:
+                task.cancel()
+            except asyncio.CancelledError:
+                task.cancel()
+                self._finish_close()
+                raise
+            if not task.done():
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        if self._task is None and not self._socket_closed:
+            self._send_all_now()
+            self._close_socket(term_context=False)
+            if self._owns_context:
+                # term() waits out the linger while ZeroMQ delivers what is queued.
+                await asyncio.to_thread(self.ctx.term)
+
+    def flush(self) -> None:
+        """Send queued records at once when no drain task is running.
+
+        With the drain task alive the records are already on their way, and
+        waiting for them here could block the event loop, so this returns.
+        """
+        if self._task is None and not self._socket_closed:
+            self._send_all_now()
+
+    def close(self) -> None:
+        """Close the handler, as ``logging.shutdown()`` does at exit.
+
+        With no drain task running, queued records are sent without waiting and the
+        socket is closed here. With the task running, it is told to flush and close
+        the socket itself, and this returns at once.
+        """
+        self._closed = True
+        task, loop, wake = self._task, self._loop, self._wake
+        if task is not None and loop is not None and wake is not None and not loop.is_closed():
+            self._begin_stop(self._flush_timeout)
+            if threading.get_ident() == self._loop_thread:
+                wake.set()
+            else:
+                try:
+                    loop.call_soon_threadsafe(wake.set)
+                except RuntimeError:
+                    pass
+        else:
+            self._finish_close()
+        super().close()
+
+    def _begin_stop(self, timeout: float) -> None:
+        loop = self._loop
+        self._stop_deadline = (loop.time() if loop is not None else 0.0) + timeout
+        self._stopping = True
+
+    def _send_all_now(self) -> None:
+        self._blocked = False
+        while self._send_batch():
+            pass
+
+    def _finish_close(self) -> None:
+        if self._task is None and not self._socket_closed:
+            self._send_all_now()
+            self._close_socket()
+
+    def _close_socket(self, *, term_context: bool = True) -> None:
+        if self._socket_closed:
+            return
+        self._socket_closed = True
+        for _, future in self._sub_waiters:
+            if not future.done():
+                future.cancel()
+        if self._owns_socket:
+            self.socket.close(linger=self._linger_ms)
+        if self._owns_context and term_context:
+            self.ctx.term()
+
+    def __repr__(self) -> str:
+        level = logging.getLevelName(self.level)
+        return f"<{type(self).__name__} root_topic={self._root_topic!r} ({level})>"

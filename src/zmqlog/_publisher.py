@@ -1,0 +1,140 @@
+"""LogPublisher: one ``async with`` that publishes a logger's records."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from types import TracebackType
+
+import zmq
+import zmq.asyncio
+
+from zmqlog._handler import AsyncPUBHandler
+from zmqlog.exceptions import UsageError
+
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import Self
+
+__all__ = ["LogPublisher"]
+
+
+class LogPublisher:
+    """Publish a logger's records on a ZeroMQ socket for the duration of a block.
+
+    ::
+
+        async with LogPublisher("tcp://127.0.0.1:5555", root_topic="myapp") as pub:
+            await pub.wait_for_subscribers(1, timeout=5)   # optional: beat the slow joiner
+            logging.getLogger("myapp").info("ready")
+
+    Entering creates an XPUB socket, binds it (or connects, with ``bind=False``),
+    attaches an :class:`AsyncPUBHandler` to *logger* and starts its drain task.
+    Leaving detaches the handler, publishes everything still queued (for at most
+    *flush_timeout* seconds) and closes the socket, letting ZeroMQ deliver for at most
+    *linger* seconds more.
+
+    Args:
+        endpoint: where to bind or connect, e.g. ``"tcp://127.0.0.1:5555"``,
+            ``"tcp://127.0.0.1:*"`` (any free port: see :attr:`endpoint`) or ``"ipc:///tmp/app.log"``.
+        root_topic: the first component of every topic.
+        logger: the logger to attach to: a ``logging.Logger``, a logger name, or None
+            for the root logger.
+        level: the handler's level; records below it are not published.
+        bind: bind (default) or connect.
+        context: the ZeroMQ context to use (needed for ``inproc://``); by default the
+            publisher makes its own and terminates it on exit.
+        sndhwm: messages queued per subscriber before ZeroMQ drops.
+        flush_timeout: seconds the exit may spend publishing queued records.
+        linger: seconds ZeroMQ may spend delivering after the socket is closed.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        root_topic: str = "",
+        logger: logging.Logger | str | None = None,
+        level: int | str = logging.NOTSET,
+        bind: bool = True,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        sndhwm: int = 100_000,
+        flush_timeout: float = 5.0,
+        linger: float = 1.0,
+    ) -> None:
+        if not isinstance(endpoint, str):
+            raise UsageError(
+                f"endpoint must be a string such as 'tcp://127.0.0.1:5555', not {endpoint!r}"
+            )
+        self._endpoint = endpoint
+        self._root_topic = root_topic
+        self._logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger)
+        self._level = level
+        self._bind = bind
+        self._context = context
+        self._sndhwm = sndhwm
+        self._flush_timeout = flush_timeout
+        self._linger = linger
+        self._handler: AsyncPUBHandler | None = None
+        self._entered = False
+
+    @property
+    def handler(self) -> AsyncPUBHandler:
+        """The handler attached to the logger while the publisher is open."""
+        if self._handler is None:
+            raise UsageError("the publisher is not open yet; use 'async with LogPublisher(...)'")
+        return self._handler
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The logger whose records are published."""
+        return self._logger
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint in use; after binding to port ``*`` it holds the real port."""
+        if self._handler is not None and self._bind:
+            return self._handler.socket.getsockopt_string(zmq.LAST_ENDPOINT)
+        return self._endpoint
+
+    async def __aenter__(self) -> Self:
+        if self._entered:
+            raise UsageError("a LogPublisher can only be entered once; create a new one")
+        self._entered = True
+        handler = AsyncPUBHandler(
+            self._endpoint,
+            self._context,
+            self._root_topic,
+            bind=self._bind,
+            sndhwm=self._sndhwm,
+            linger=self._linger,
+        )
+        handler.setLevel(self._level)
+        handler.start()
+        self._handler = handler
+        self._logger.addHandler(handler)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Detach the handler, publish what is queued and close. Safe to call twice."""
+        handler = self._handler
+        if handler is None:
+            return
+        self._logger.removeHandler(handler)
+        await handler.aclose(self._flush_timeout)
+
+    async def wait_for_subscribers(self, n: int = 1, timeout: float | None = 10.0) -> int:
+        """Wait until *n* subscriptions are active; return how many are.
+
+        See :meth:`AsyncPUBHandler.wait_for_subscribers`.
+        """
+        return await self.handler.wait_for_subscribers(n, timeout)

@@ -1,0 +1,244 @@
+"""LogSubscriber: receive published log records with ``async for``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import NamedTuple, cast
+
+import zmq
+
+from zmqlog._aio import events
+from zmqlog.exceptions import ClosedResourceError, UsageError
+from zmqlog.wire import parse_topic
+
+if sys.version_info >= (3, 11):
+    from typing import Self
+else:  # pragma: no cover - Python 3.10
+    from typing_extensions import Self
+
+__all__ = ["LogMessage", "LogSubscriber", "SubscriberStats"]
+
+
+@dataclass(frozen=True, slots=True)
+class LogMessage:
+    """One received log message.
+
+    ``level`` and ``subtopic`` come from the topic (see :func:`zmqlog.wire.parse_topic`);
+    ``text`` is the payload decoded as UTF-8 with undecodable bytes replaced.
+    """
+
+    topic: str
+    """The whole topic, e.g. ``"myapp.WARNING.db.pool"``."""
+    level: str
+    """The level name taken from the topic, e.g. ``"WARNING"``."""
+    subtopic: str
+    """What follows the level in the topic ("" if nothing)."""
+    text: str
+    """The payload as text (pyzmq's format ends it with a newline)."""
+    root_topic: str
+    """What precedes the level in the topic ("" if nothing)."""
+    payload: bytes
+    """The payload frame as received."""
+
+
+class SubscriberStats(NamedTuple):
+    """Counters of a :class:`LogSubscriber`."""
+
+    received: int
+    """Messages delivered to the caller."""
+    invalid: int
+    """Messages dropped because they were not ``[topic, payload]`` frames."""
+
+
+class LogSubscriber:
+    """Subscribe to log messages published by zmqlog or by pyzmq's ``PUBHandler``.
+
+    ::
+
+        async with LogSubscriber("tcp://127.0.0.1:5555") as sub:
+            async for message in sub:
+                print(message.level, message.text, end="")
+
+    PUB/SUB is at-most-once: messages published before the subscription reached the
+    publisher, or while this subscriber could not keep up (past *rcvhwm* messages
+    queued here and the publisher's send high-water mark), are not delivered.
+
+    Args:
+        endpoint: one endpoint or several to connect (or bind, with ``bind=True``) to.
+        topics: topic prefixes to subscribe to; ``""`` (the default) is everything.
+        bind: bind instead of connecting, so many publishers can connect here.
+        context: a ZeroMQ context to use (needed for ``inproc://``); by default the
+            subscriber makes its own and terminates it on close.
+        rcvhwm: messages queued here before ZeroMQ starts dropping.
+        root_topic: the publishers' root topic, if known; it makes level parsing exact
+            when root topics contain level names or dots.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | Iterable[str],
+        *,
+        topics: Iterable[str | bytes] = ("",),
+        bind: bool = False,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        rcvhwm: int = 100_000,
+        root_topic: str | None = None,
+    ) -> None:
+        self._endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
+        if not self._endpoints:
+            raise UsageError("LogSubscriber needs at least one endpoint")
+        self._topics = [t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in topics]
+        self._bind = bind
+        self._context = context
+        self._rcvhwm = rcvhwm
+        self._root_topic = root_topic
+        self._socket: zmq.Socket[bytes] | None = None
+        self._owns_context = context is None
+        self._entered = False
+        self._closed = False
+        self._receiving = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd = -1
+        self._readable = asyncio.Event()
+        self._received = 0
+        self._invalid = 0
+
+    @property
+    def stats(self) -> SubscriberStats:
+        """What this subscriber received and dropped so far."""
+        return SubscriberStats(received=self._received, invalid=self._invalid)
+
+    @property
+    def endpoints(self) -> list[str]:
+        """The endpoints in use; after a bind to port ``*`` these hold the real port."""
+        if self._socket is not None and self._bind:
+            return [self._socket.getsockopt_string(zmq.LAST_ENDPOINT)]
+        return list(self._endpoints)
+
+    async def __aenter__(self) -> Self:
+        self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def open(self) -> None:
+        """Create the socket, subscribe and connect (or bind). ``async with`` calls this.
+
+        Must be called with the event loop running: from then on the loop keeps the
+        socket serviced (accepting peers, sending subscriptions upstream) even while
+        nobody is receiving.
+        """
+        loop = asyncio.get_running_loop()
+        if self._entered:
+            raise UsageError("a LogSubscriber can only be opened once; create a new one")
+        self._entered = True
+        if self._context is None:
+            self._context = zmq.Context()
+        sock = self._context.socket(zmq.SUB)
+        self._socket = sock
+        try:
+            sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
+            sock.setsockopt(zmq.LINGER, 0)
+            for topic in self._topics:
+                sock.setsockopt(zmq.SUBSCRIBE, topic)
+            for endpoint in self._endpoints:
+                if self._bind:
+                    sock.bind(endpoint)
+                else:
+                    sock.connect(endpoint)
+            self._fd = cast(int, sock.getsockopt(zmq.FD))
+            loop.add_reader(self._fd, self._service)
+            self._loop = loop
+            # A bound socket only attaches a new peer (and sends it our subscriptions)
+            # when it processes its commands; make it look once now.
+            self._service()
+        except BaseException:
+            self._close()
+            raise
+
+    def _service(self) -> None:
+        """Process the socket's pending commands; wake the receiver if data waits."""
+        sock = self._socket
+        if sock is not None and events(sock) & zmq.POLLIN:
+            self._readable.set()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> LogMessage:
+        return await self.receive()
+
+    async def receive(self) -> LogMessage:
+        """Wait for the next well-formed message and return it.
+
+        Raises:
+            ClosedResourceError: the subscriber is closed (or was never opened).
+            UsageError: another task is already receiving from this subscriber.
+        """
+        sock = self._socket
+        if sock is None or self._closed:
+            raise ClosedResourceError(
+                "this LogSubscriber is not open; use 'async with LogSubscriber(...)'"
+            )
+        if self._receiving:
+            raise UsageError("another task is already receiving from this LogSubscriber")
+        self._receiving = True
+        try:
+            while True:
+                try:
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    self._readable.clear()
+                    if events(sock) & zmq.POLLIN:
+                        continue
+                    await self._readable.wait()
+                    continue
+                message = self._decode(frames)
+                if message is not None:
+                    self._received += 1
+                    return message
+        finally:
+            self._receiving = False
+
+    def _decode(self, frames: list[bytes]) -> LogMessage | None:
+        if len(frames) != 2:
+            self._invalid += 1
+            return None
+        raw_topic, payload = frames
+        topic = raw_topic.decode("utf-8", "replace")
+        root, level, subtopic = parse_topic(topic, self._root_topic)
+        return LogMessage(
+            topic=topic,
+            level=level,
+            subtopic=subtopic,
+            text=payload.decode("utf-8", "replace"),
+            root_topic=root,
+            payload=payload,
+        )
+
+    async def aclose(self) -> None:
+        """Close the socket (dropping anything not yet received). Safe to call twice."""
+        self._close()
+
+    def _close(self) -> None:
+        self._closed = True
+        if self._loop is not None:
+            if not self._loop.is_closed():
+                self._loop.remove_reader(self._fd)
+            self._loop = None
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+        if self._owns_context and self._context is not None:
+            self._context.term()
+            self._context = None
