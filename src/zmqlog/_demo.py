@@ -14,6 +14,10 @@ from zmqlog._subscriber import LogSubscriber
 __all__ = ["run_demo"]
 
 
+def _query_database() -> None:
+    raise ConnectionError("database went away")
+
+
 async def _service(logger: logging.Logger, requests: int) -> None:
     """Pretend to handle requests, logging as a real service would."""
     rng = random.Random(7)
@@ -26,7 +30,7 @@ async def _service(logger: logging.Logger, requests: int) -> None:
             logger.info("http::request %d handled in %.1f ms", i, elapsed)
         await asyncio.sleep(0.05)
     try:
-        raise ConnectionError("database went away")
+        _query_database()
     except ConnectionError:
         logger.exception("db::lost the connection, retrying")
     logger.info("service stopping")
