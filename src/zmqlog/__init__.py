@@ -7,7 +7,7 @@ pyzmq sends, so pyzmq's subscribers and ``python -m zmq.log`` keep working.
 
 from __future__ import annotations
 
-from zmqlog._handler import AsyncPUBHandler
+from zmqlog._handler import AsyncPUBHandler, HandlerStats
 from zmqlog._publisher import LogPublisher
 from zmqlog._subscriber import LogMessage, LogSubscriber, SubscriberStats
 from zmqlog.exceptions import ClosedResourceError, UsageError, ZmqlogError
@@ -17,6 +17,7 @@ __all__ = [
     "TOPIC_DELIM",
     "AsyncPUBHandler",
     "ClosedResourceError",
+    "HandlerStats",
     "LogMessage",
     "LogPublisher",
     "LogSubscriber",

@@ -12,19 +12,23 @@ import asyncio
 import copy
 import datetime
 import logging
+import os
+import sys
 import threading
+import time
+import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Any, Final, Literal, NamedTuple, cast, get_args
 
 import zmq
 import zmq.asyncio
 
-from zmqlog._aio import events
+from zmqlog._aio import events, set_keepalive
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import TOPIC_DELIM, default_formatters, encode_text
 
-__all__ = ["AsyncPUBHandler"]
+__all__ = ["AsyncPUBHandler", "HandlerStats", "Overflow"]
 
 # Records whose args are all of these exact types cannot change between emit() and
 # the drain, so their formatting is deferred to the drain task. Anything else (a list,
@@ -51,6 +55,53 @@ _BATCH: Final = 1000
 
 _DEFAULT_FORMATTER: Final = logging.Formatter()
 _SNDMORE_NOBLOCK: Final = zmq.SNDMORE | zmq.NOBLOCK
+
+
+Overflow = Literal["drop_newest", "drop_oldest"]
+"""What ``emit()`` does when the queue is full: drop the new record, or the oldest queued."""
+
+_TRUNCATED: Final = b"... [zmqlog: truncated %d bytes]\n"
+
+
+class HandlerStats(NamedTuple):
+    """Counters of an :class:`AsyncPUBHandler` (and its :class:`LogPublisher`)."""
+
+    queued: int
+    """Records waiting in the queue now."""
+    sent: int
+    """Messages handed to ZeroMQ (including zmqlog's own drop reports)."""
+    dropped: int
+    """Records zmqlog lost: queue full, socket refused past its deadline, logged after
+    close or in a forked child, or unsent when the handler closed. ZeroMQ's own drops
+    at a subscriber's high-water mark are invisible here (see ``lossless``)."""
+    errors: int
+    """Records that could not be formatted (reported through ``handleError``)."""
+
+
+# Handlers alive in this process, so a forked child can disable them: the child has a
+# copy of the parent's queue and socket, and must use neither.
+_live_handlers: weakref.WeakSet[AsyncPUBHandler] = weakref.WeakSet()
+
+
+def _disable_in_forked_child() -> None:
+    for handler in list(_live_handlers):
+        handler._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_disable_in_forked_child)
+
+
+def _truncate(payload: bytes, limit: int) -> bytes:
+    """Cut *payload* to about *limit* bytes on a UTF-8 boundary, saying how much went."""
+    cut = payload[:limit]
+    # Back off to the start of a character rather than split a multi-byte sequence.
+    for back in range(min(3, len(cut))):
+        if cut[len(cut) - 1 - back] & 0xC0 != 0x80:
+            if cut[len(cut) - 1 - back] >= 0xC0:
+                cut = cut[: len(cut) - 1 - back]
+            break
+    return cut + _TRUNCATED % (len(payload) - len(cut))
 
 
 class _Formatters(dict[int, "logging.Formatter | None"]):
@@ -120,6 +171,24 @@ class AsyncPUBHandler(logging.Handler):
         sndhwm: the send high-water mark of a socket created from an endpoint, in
             messages per subscriber. pyzmq's default of 1,000 drops records in any burst.
         linger: seconds ZeroMQ may keep delivering queued messages after close.
+        max_queue: records the queue holds before *overflow* applies; it bounds memory
+            when the socket cannot keep up or no loop runs.
+        overflow: ``"drop_newest"`` (default: keep the records that led up to a burst,
+            usually the cause) or ``"drop_oldest"`` (keep the latest).
+        lossless: set ``XPUB_NODROP`` so ZeroMQ refuses instead of silently dropping
+            when a subscriber's buffer is full; the drain task then waits up to
+            *send_timeout* per message before it counts a drop. One stalled subscriber
+            then holds back every subscriber (head-of-line blocking).
+        send_timeout: seconds the drain task waits for a refusing socket (lossless mode).
+        heartbeat: seconds between ZeroMQ (ZMTP) heartbeats; None (default) disables
+            them. They detect a dead peer within three intervals, but they also drop
+            a *live* subscriber that stalls that long, with everything queued for it
+            (seen in tests/scripts/stalled.py). Dead hosts are detected anyway by TCP
+            keepalive, which zmqlog turns on, since the kernel answers it even for a
+            stalled peer.
+        max_payload: payload bytes above which a message is truncated, with a marker.
+        flush_timeout: seconds ``close()`` lets a running drain task publish what is
+            queued (``aclose()`` takes its own).
 
     The drain task starts on :meth:`start`, on the first ``emit()`` made on a thread
     whose event loop is running, or on :meth:`wait_for_subscribers`.
@@ -137,8 +206,28 @@ class AsyncPUBHandler(logging.Handler):
         bind: bool = True,
         sndhwm: int = 100_000,
         linger: float = 1.0,
+        max_queue: int = 100_000,
+        overflow: Overflow = "drop_newest",
+        lossless: bool = False,
+        send_timeout: float = 1.0,
+        heartbeat: float | None = None,
+        max_payload: int = 1 << 20,
+        flush_timeout: float = 5.0,
     ) -> None:
         super().__init__()
+        if not isinstance(max_queue, int) or max_queue < 1:
+            raise UsageError(f"max_queue must be a positive number of records, not {max_queue!r}")
+        if overflow not in get_args(Overflow):
+            raise UsageError(
+                f"overflow must be one of {', '.join(map(repr, get_args(Overflow)))}, "
+                f"not {overflow!r}"
+            )
+        if max_payload < 1024:
+            raise UsageError(f"max_payload must be at least 1024 bytes, not {max_payload!r}")
+        self._max_queue = max_queue
+        self._drop_oldest = overflow == "drop_oldest"
+        self._send_timeout = send_timeout
+        self._max_payload = max_payload
         # The formatter for each level, resolved once and looked up by emit(): the
         # level's formatter and the root topic are fixed when the record is logged.
         self._resolved: dict[int, logging.Formatter] = {}
@@ -151,12 +240,22 @@ class AsyncPUBHandler(logging.Handler):
         self._socket_closed = False
         self._stopping = False
         self._stop_deadline = 0.0
-        self._flush_timeout = 5.0
+        self._flush_timeout = flush_timeout
         # True while the drain task sleeps waiting for work: the only time emit()
         # has to wake it, so a burst of records costs one wake-up, not one each.
         self._idle = False
         self._blocked = False
         self._pending: tuple[bytes, bytes] | None = None
+        self._blocked_since = 0.0
+        # True while the drain task runs synchronous code (formatting, sending): a
+        # record logged on the loop's thread then comes from inside the handler's own
+        # work (a formatter that logs, asyncio or pyzmq reporting), and queueing it
+        # could feed itself forever.
+        self._draining = False
+        self._aclosing = False
+        self._drained = threading.Event()  # set when a drain task ends
+        self._forked = False
+        self._warned_fork = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: int | None = None
         self._wake: asyncio.Event | None = None
@@ -164,6 +263,11 @@ class AsyncPUBHandler(logging.Handler):
         self._subscriptions = 0
         self._sub_waiters: list[tuple[int, asyncio.Future[int]]] = []
         self._sent = 0
+        self._errors = 0
+        # Only drops are counted from several threads; the lock is taken only then.
+        self._drop_lock = threading.Lock()
+        self._dropped = 0
+        self._unreported = 0
         self._owns_socket = False
         self._owns_context = False
 
@@ -186,6 +290,9 @@ class AsyncPUBHandler(logging.Handler):
             try:
                 self.socket.setsockopt(zmq.SNDHWM, sndhwm)
                 self.socket.setsockopt(zmq.LINGER, self._linger_ms)
+                if lossless:
+                    self.socket.setsockopt(zmq.XPUB_NODROP, 1)
+                set_keepalive(self.socket, heartbeat)
                 if bind:
                     self.socket.bind(interface_or_socket)
                 else:
@@ -205,6 +312,8 @@ class AsyncPUBHandler(logging.Handler):
         # All socket I/O goes through a plain (non-asyncio) view of the same socket:
         # sends that ZeroMQ accepts at once cost no future and no await.
         self._sync: zmq.Socket[bytes] = zmq.Socket.shadow(self.socket.underlying)
+        self._pid = os.getpid()
+        _live_handlers.add(self)
 
     # -- pyzmq-compatible surface -------------------------------------------------
 
@@ -294,21 +403,55 @@ class AsyncPUBHandler(logging.Handler):
         return bool(rv)
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue *record* for the drain task and return at once."""
+        """Queue *record* for the drain task and return at once.
+
+        When the queue is full the *overflow* policy drops a record and counts it;
+        a record logged after close, in a forked child, or by the handler's own work
+        on the loop's thread is dropped and counted too.
+        """
         try:
-            if self._closed:
+            if self._closed or (self._draining and threading.get_ident() == self._loop_thread):
+                self._drop(1)
+                if self._forked:
+                    self._say_forked()
                 return
+            queue = self._queue
+            if len(queue) >= self._max_queue:
+                if not self._drop_oldest:
+                    self._drop(1)
+                    return
+                try:
+                    queue.popleft()
+                except IndexError:
+                    pass  # the drain task emptied it meanwhile
+                else:
+                    self._drop(1)
             fmt = self._resolved.get(record.levelno) or self.formatter_for(record.levelno)
             if type(record.msg) is str and (not record.args or _args_are_immutable(record.args)):
-                self._queue.append((record, False, self._root_topic, fmt))
+                queue.append((record, False, self._root_topic, fmt))
             else:
-                self._queue.append((_snapshot(record), True, self._root_topic, fmt))
+                queue.append((_snapshot(record), True, self._root_topic, fmt))
             if self._idle:
                 self._wake_up()
             elif self._task is None and asyncio._get_running_loop() is not None:
                 self.start()
         except Exception:
             self.handleError(record)
+
+    def _drop(self, count: int) -> None:
+        with self._drop_lock:
+            self._dropped += count
+            self._unreported += count
+
+    @property
+    def stats(self) -> HandlerStats:
+        """What the handler has queued, sent, dropped and failed to format so far."""
+        return HandlerStats(
+            queued=len(self._queue) + (self._pending is not None),
+            sent=self._sent,
+            dropped=self._dropped,
+            errors=self._errors,
+        )
 
     def _wake_up(self) -> None:
         self._idle = False
@@ -348,6 +491,7 @@ class AsyncPUBHandler(logging.Handler):
         self._loop = loop
         self._loop_thread = threading.get_ident()
         self._wake = asyncio.Event()
+        self._drained.clear()
         self._stopping = False
         self._task = loop.create_task(self._drain(), name="zmqlog-drain")
 
@@ -360,55 +504,72 @@ class AsyncPUBHandler(logging.Handler):
         # ZeroMQ's FD only says "something changed, look at EVENTS"; each wake-up is
         # followed by reading EVENTS, which re-arms it.
         loop.add_reader(fd, wake.set)
+        timer: asyncio.TimerHandle | None = None
         try:
             while True:
                 wake.clear()
-                more = self._send_batch()
-                self._read_subscriptions()
-                if more:
-                    await asyncio.sleep(0)
+                if self._work():
+                    await asyncio.sleep(0)  # a backlog: let the loop breathe between batches
                     continue
-                if self._stopping and not self._blocked:
-                    return  # everything queued went to the socket
                 if self._blocked:
-                    if events(sock) & zmq.POLLOUT:
+                    # An XPUB always reports POLLOUT, so wait for the FD (a subscriber
+                    # read and freed room) or for the deadline instead.
+                    now = time.monotonic()
+                    deadline = self._blocked_since + self._send_timeout
+                    if self._stopping:
+                        deadline = min(deadline, self._stop_deadline)
+                    if now >= deadline:
+                        if self._stopping and now >= self._stop_deadline:
+                            return  # the flush timeout is spent; close() counts the rest
+                        self._give_up_pending()
                         continue
+                    timer = loop.call_later(deadline - now, wake.set)
                 else:
+                    if self._stopping:
+                        return  # everything queued went to the socket
                     self._idle = True
                     if self._queue:
                         self._idle = False
                         continue
-                if self._stopping:
-                    remaining = self._stop_deadline - loop.time()
-                    if remaining <= 0:
-                        return  # the socket refused for the whole flush timeout
-                    try:
-                        await asyncio.wait_for(wake.wait(), remaining)
-                    except asyncio.TimeoutError:
-                        return
-                else:
-                    await wake.wait()
+                await wake.wait()
                 self._idle = False
+                if timer is not None:
+                    timer.cancel()
+                    timer = None
         except asyncio.CancelledError:
             # Cancelled (asyncio.run() ending, a timed-out close): send what the socket
             # takes without waiting, so a clean exit loses nothing it can avoid losing.
-            self._blocked = False
-            while self._send_batch():
-                pass
+            self._send_all_now()
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             self._idle = False
             if not loop.is_closed():
                 loop.remove_reader(fd)
             self._task = None
             self._loop = None
             self._loop_thread = None
-            if self._closed and not self._socket_closed:
+            if self._closed and not self._socket_closed and not self._aclosing:
                 # close() was called while we ran: the socket is ours to close, and
                 # terminating a context may wait out the linger, so not on the loop.
+                self._abandon_leftovers("the socket did not take them within the flush timeout")
                 self._close_socket(term_context=False)
                 if self._owns_context:
                     threading.Thread(target=self.ctx.term, name="zmqlog-term", daemon=True).start()
+            self._drained.set()
+
+    def _work(self) -> bool:
+        """One synchronous round of the drain task; True if a backlog remains."""
+        self._draining = True
+        try:
+            more = self._send_batch()
+            self._read_subscriptions()
+            if not more and self._unreported and not self._blocked:
+                self._report_drops()
+        finally:
+            self._draining = False
+        return more
 
     def _send_batch(self) -> bool:
         """Send up to one batch of queued records; return True if more are waiting."""
@@ -419,6 +580,7 @@ class AsyncPUBHandler(logging.Handler):
             if not self._send_frames(self._pending):
                 return False
             self._pending = None
+        limit = self._max_payload
         for _ in range(_BATCH):
             try:
                 record, owned, root_topic, fmt = queue.popleft()
@@ -427,8 +589,11 @@ class AsyncPUBHandler(logging.Handler):
             try:
                 frames = encode_text(record, fmt, root_topic, owned=owned)
             except Exception:
+                self._errors += 1
                 self.handleError(record)
                 continue
+            if len(frames[1]) > limit:
+                frames = (frames[0], _truncate(frames[1], limit))
             if not self._send_frames(frames):
                 self._pending = frames
                 return False
@@ -440,11 +605,55 @@ class AsyncPUBHandler(logging.Handler):
             sock.send(frames[0], _SNDMORE_NOBLOCK)
             sock.send(frames[1], zmq.NOBLOCK)
         except zmq.Again:
-            self._blocked = True
+            if not self._blocked:
+                self._blocked = True
+                self._blocked_since = time.monotonic()
             return False
         self._blocked = False
         self._sent += 1
         return True
+
+    def _give_up_pending(self) -> None:
+        """The socket refused the held message for send_timeout: count it as dropped."""
+        self._pending = None
+        self._blocked = False
+        self._drop(1)
+
+    def _report_drops(self) -> None:
+        """Publish one WARNING saying how many records were lost since the last one."""
+        count = self._unreported
+        if self._queue or self._pending is not None or self._socket_closed:
+            return
+        record = logging.LogRecord(
+            "zmqlog",
+            logging.WARNING,
+            __file__,
+            0,
+            "zmqlog::%d log record(s) dropped by this publisher; see its stats",
+            (count,),
+            None,
+        )
+        topic, payload = encode_text(
+            record, self.formatter_for(logging.WARNING), self._root_topic, owned=True
+        )
+        try:
+            self._sync.send(topic, _SNDMORE_NOBLOCK)
+            self._sync.send(payload, zmq.NOBLOCK)
+        except zmq.Again:
+            return  # try again after the next batch
+        self._sent += 1
+        with self._drop_lock:
+            self._unreported -= count
+
+    def _abandon_leftovers(self, why: str) -> None:
+        """Count what is still queued as dropped, and say so on stderr."""
+        left = len(self._queue) + (self._pending is not None)
+        if not left:
+            return
+        self._queue.clear()
+        self._pending = None
+        self._drop(left)
+        print(f"zmqlog: {left} log record(s) were not published: {why}", file=sys.stderr)
 
     def _read_subscriptions(self) -> None:
         sock = self._sync
@@ -517,55 +726,63 @@ class AsyncPUBHandler(logging.Handler):
 
     # -- shutdown -------------------------------------------------------------------
 
-    async def aclose(self, timeout: float = 5.0) -> None:
-        """Publish what is queued (for at most *timeout* seconds), then close.
+    async def aclose(self, timeout: float | None = None) -> None:
+        """Publish what is queued, then close the socket; safe to call twice.
 
-        Records logged after this starts are not published. Safe to call twice.
+        Waits at most *timeout* seconds (default: the handler's ``flush_timeout``) for
+        the socket to take the queued records; what it does not take is counted as
+        dropped and reported on stderr. Records logged after this starts are dropped.
         """
-        if self._closed and self._task is None:
-            self._finish_close()
-            return
+        timeout = self._flush_timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        if not self._closed and self._task is None and (self._queue or self._pending):
+            self.start()  # records logged before the loop ran: publish them now
         self._closed = True
         task = self._task
-        if task is not None and self._loop is asyncio.get_running_loop():
+        if task is not None and self._loop is not loop:
+            self.close()  # the drain task runs on another loop; it closes the socket
+            return
+        if task is not None:
+            self._aclosing = True
             self._begin_stop(timeout)
             if self._wake is not None:
                 self._wake.set()
             try:
-                await asyncio.wait_for(asyncio.shield(task), timeout)
-            except asyncio.TimeoutError:
-                task.cancel()
+                # The drain task returns by itself once the queue is empty or the
+                # deadline passed; shielded so a cancelled caller cannot cut it short.
+                await asyncio.shield(task)
             except asyncio.CancelledError:
-                task.cancel()
-                self._finish_close()
+                self._aclosing = False
+                task.cancel()  # its cancellation path sends what it can and closes
                 raise
-            if not task.done():
-                try:
-                    await task
-                except asyncio.CancelledError:
-                    pass
-        if self._task is None and not self._socket_closed:
+            finally:
+                self._aclosing = False
+        if not self._socket_closed:
             self._send_all_now()
+            self._abandon_leftovers("the socket did not take them before close")
             self._close_socket(term_context=False)
             if self._owns_context:
                 # term() waits out the linger while ZeroMQ delivers what is queued.
                 await asyncio.to_thread(self.ctx.term)
 
     def flush(self) -> None:
-        """Send queued records at once when no drain task is running.
+        """Publish queued records now when no drain task is running.
 
-        With the drain task alive the records are already on their way, and
-        waiting for them here could block the event loop, so this returns.
+        Blocks for at most ``flush_timeout`` seconds while the socket refuses (only
+        in lossless mode). With the drain task alive the records are already on
+        their way, and waiting here could block the event loop, so this returns.
         """
         if self._task is None and not self._socket_closed:
-            self._send_all_now()
+            self._flush_blocking(self._flush_timeout)
 
     def close(self) -> None:
-        """Close the handler, as ``logging.shutdown()`` does at exit.
+        """Close the handler, as ``logging.shutdown()`` does at exit; safe to call twice.
 
-        With no drain task running, queued records are sent without waiting and the
-        socket is closed here. With the task running, it is told to flush and close
-        the socket itself, and this returns at once.
+        With no drain task running, queued records are sent here (waiting at most
+        ``flush_timeout`` seconds for a refusing socket) and the socket is closed.
+        With the task running on this thread's loop, it is told to flush and close
+        the socket, and this returns at once; on another thread's loop, this waits
+        (at most ``flush_timeout`` seconds) for it to finish.
         """
         self._closed = True
         task, loop, wake = self._task, self._loop, self._wake
@@ -577,14 +794,17 @@ class AsyncPUBHandler(logging.Handler):
                 try:
                     loop.call_soon_threadsafe(wake.set)
                 except RuntimeError:
-                    pass
-        else:
-            self._finish_close()
+                    pass  # the loop closed meanwhile; nothing will run the task
+                else:
+                    self._drained.wait(self._flush_timeout + 1.0)
+        elif not self._socket_closed:
+            self._flush_blocking(self._flush_timeout)
+            self._abandon_leftovers("the socket did not take them before close")
+            self._close_socket()
         super().close()
 
     def _begin_stop(self, timeout: float) -> None:
-        loop = self._loop
-        self._stop_deadline = (loop.time() if loop is not None else 0.0) + timeout
+        self._stop_deadline = time.monotonic() + timeout
         self._stopping = True
 
     def _send_all_now(self) -> None:
@@ -592,10 +812,43 @@ class AsyncPUBHandler(logging.Handler):
         while self._send_batch():
             pass
 
-    def _finish_close(self) -> None:
-        if self._task is None and not self._socket_closed:
+    def _flush_blocking(self, timeout: float) -> None:
+        """Send everything queued, waiting (no loop runs) while the socket refuses."""
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while True:
             self._send_all_now()
-            self._close_socket()
+            remaining = deadline - time.monotonic()
+            if not self._blocked or remaining <= 0:
+                return
+            # No loop and no usable POLLOUT on XPUB: back off and try again.
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, 0.05)
+
+    def _after_fork(self) -> None:
+        """In a forked child: never touch the parent's socket; drop and say so."""
+        self._forked = True
+        self._closed = True
+        self._socket_closed = True  # the parent's socket: leave it alone
+        self._queue.clear()  # the parent publishes these
+        self._pending = None
+        self._task = None
+        self._loop = None
+        self._wake = None
+        self._idle = False
+        self._drop_lock = threading.Lock()  # another thread may have held it at fork
+        self._drained = threading.Event()
+
+    def _say_forked(self) -> None:
+        if self._warned_fork:
+            return
+        self._warned_fork = True
+        print(
+            f"zmqlog: an AsyncPUBHandler made in process {self._pid} is disabled in forked "
+            f"child {os.getpid()}; its records are dropped. Create a new handler "
+            "(or LogPublisher) in the child.",
+            file=sys.stderr,
+        )
 
     def _close_socket(self, *, term_context: bool = True) -> None:
         if self._socket_closed:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from types import TracebackType
@@ -9,7 +10,7 @@ from types import TracebackType
 import zmq
 import zmq.asyncio
 
-from zmqlog._handler import AsyncPUBHandler
+from zmqlog._handler import AsyncPUBHandler, HandlerStats, Overflow
 from zmqlog.exceptions import UsageError
 
 if sys.version_info >= (3, 11):
@@ -48,6 +49,8 @@ class LogPublisher:
         sndhwm: messages queued per subscriber before ZeroMQ drops.
         flush_timeout: seconds the exit may spend publishing queued records.
         linger: seconds ZeroMQ may spend delivering after the socket is closed.
+        max_queue, overflow, lossless, send_timeout, heartbeat, max_payload: see
+            :class:`AsyncPUBHandler`.
     """
 
     def __init__(
@@ -62,20 +65,39 @@ class LogPublisher:
         sndhwm: int = 100_000,
         flush_timeout: float = 5.0,
         linger: float = 1.0,
+        max_queue: int = 100_000,
+        overflow: Overflow = "drop_newest",
+        lossless: bool = False,
+        send_timeout: float = 1.0,
+        heartbeat: float | None = None,
+        max_payload: int = 1 << 20,
     ) -> None:
         if not isinstance(endpoint, str):
             raise UsageError(
                 f"endpoint must be a string such as 'tcp://127.0.0.1:5555', not {endpoint!r}"
             )
         self._endpoint = endpoint
-        self._root_topic = root_topic
         self._logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger)
         self._level = level
         self._bind = bind
-        self._context = context
-        self._sndhwm = sndhwm
         self._flush_timeout = flush_timeout
-        self._linger = linger
+        # The handler (and its socket) is made on entry, with these options.
+        self._make_handler = functools.partial(
+            AsyncPUBHandler,
+            endpoint,
+            context,
+            root_topic,
+            bind=bind,
+            sndhwm=sndhwm,
+            linger=linger,
+            flush_timeout=flush_timeout,
+            max_queue=max_queue,
+            overflow=overflow,
+            lossless=lossless,
+            send_timeout=send_timeout,
+            heartbeat=heartbeat,
+            max_payload=max_payload,
+        )
         self._handler: AsyncPUBHandler | None = None
         self._entered = False
 
@@ -102,14 +124,7 @@ class LogPublisher:
         if self._entered:
             raise UsageError("a LogPublisher can only be entered once; create a new one")
         self._entered = True
-        handler = AsyncPUBHandler(
-            self._endpoint,
-            self._context,
-            self._root_topic,
-            bind=self._bind,
-            sndhwm=self._sndhwm,
-            linger=self._linger,
-        )
+        handler = self._make_handler()
         handler.setLevel(self._level)
         handler.start()
         self._handler = handler
@@ -131,6 +146,11 @@ class LogPublisher:
             return
         self._logger.removeHandler(handler)
         await handler.aclose(self._flush_timeout)
+
+    @property
+    def stats(self) -> HandlerStats:
+        """The handler's counters: queued, sent, dropped, errors."""
+        return self.handler.stats
 
     async def wait_for_subscribers(self, n: int = 1, timeout: float | None = 10.0) -> int:
         """Wait until *n* subscriptions are active; return how many are.

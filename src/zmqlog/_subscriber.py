@@ -11,7 +11,7 @@ from typing import NamedTuple, cast
 
 import zmq
 
-from zmqlog._aio import events
+from zmqlog._aio import events, set_keepalive
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import parse_topic
 
@@ -74,6 +74,11 @@ class LogSubscriber:
         context: a ZeroMQ context to use (needed for ``inproc://``); by default the
             subscriber makes its own and terminates it on close.
         rcvhwm: messages queued here before ZeroMQ starts dropping.
+        max_message_size: bytes above which ZeroMQ refuses a message; it then drops
+            the connection to that publisher, which is re-established (connect side)
+            while this subscriber goes on receiving from the others.
+        heartbeat: seconds between ZeroMQ heartbeats; None (default) disables them.
+            See :class:`AsyncPUBHandler` for why; TCP keepalive is on regardless.
         root_topic: the publishers' root topic, if known; it makes level parsing exact
             when root topics contain level names or dots.
     """
@@ -87,6 +92,8 @@ class LogSubscriber:
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
         rcvhwm: int = 100_000,
         root_topic: str | None = None,
+        max_message_size: int = 4 << 20,
+        heartbeat: float | None = None,
     ) -> None:
         self._endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self._endpoints:
@@ -95,6 +102,8 @@ class LogSubscriber:
         self._bind = bind
         self._context = context
         self._rcvhwm = rcvhwm
+        self._max_message_size = max_message_size
+        self._heartbeat = heartbeat
         self._root_topic = root_topic
         self._socket: zmq.Socket[bytes] | None = None
         self._owns_context = context is None
@@ -149,6 +158,8 @@ class LogSubscriber:
         try:
             sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
             sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
+            set_keepalive(sock, self._heartbeat)
             for topic in self._topics:
                 sock.setsockopt(zmq.SUBSCRIBE, topic)
             for endpoint in self._endpoints:

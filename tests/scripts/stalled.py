@@ -1,0 +1,94 @@
+"""Log many records while a subscriber never reads; print stats and memory as JSON.
+
+Run by tests/test_reliability_load.py in its own process, so its memory reading is
+not muddled by the test runner's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import sys
+import time
+
+import zmq
+import zmq.asyncio
+
+import zmqlog
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+async def main(n: int, lossless: bool) -> None:
+    log = logging.getLogger("stalled")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    ctx = zmq.asyncio.Context()
+    sub = ctx.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, 1000)
+    sub.subscribe(b"")
+    async with zmqlog.LogPublisher(
+        "tcp://127.0.0.1:*",
+        logger=log,
+        lossless=lossless,
+        send_timeout=0.05,
+        max_queue=20_000,
+        sndhwm=10_000,
+        flush_timeout=20,
+    ) as pub:
+        sub.connect(pub.endpoint)
+        await pub.wait_for_subscribers(1, timeout=10)
+        before = rss_mib()
+        slowest = 0.0
+        for chunk in range(n // 1000):
+            for i in range(1000):
+                t0 = time.perf_counter()
+                log.info("record %d", chunk * 1000 + i)
+                slowest = max(slowest, time.perf_counter() - t0)
+            await asyncio.sleep(0)
+        peak = rss_mib()
+        logged_stats = pub.stats
+        # Now the subscriber wakes up and reads everything that reached it, while
+        # the publisher flushes what it still holds.
+        received = 0
+        reports = 0
+
+        async def read_all() -> None:
+            nonlocal received, reports
+            while await sub.poll(2000):
+                topic, _ = await sub.recv_multipart()
+                if topic.endswith(b".zmqlog"):
+                    reports += 1  # zmqlog's own "records were dropped" warnings
+                else:
+                    received += 1
+
+        reader = asyncio.create_task(read_all())
+        await pub.aclose()
+        await reader
+        final = pub.stats
+    sub.close(linger=0)
+    ctx.term()
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "rss_before_mib": before,
+                "rss_peak_mib": peak,
+                "slowest_emit_s": slowest,
+                "stats_while_stalled": logged_stats._asdict(),
+                "stats_final": final._asdict(),
+                "received": received,
+                "reports": reports,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), sys.argv[2] == "lossless"))
