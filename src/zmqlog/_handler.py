@@ -553,10 +553,7 @@ class AsyncPUBHandler(logging.Handler):
             if self._closed and not self._socket_closed and not self._aclosing:
                 # close() was called while we ran: the socket is ours to close, and
                 # terminating a context may wait out the linger, so not on the loop.
-                self._abandon_leftovers("the socket did not take them within the flush timeout")
-                self._close_socket(term_context=False)
-                if self._owns_context:
-                    threading.Thread(target=self.ctx.term, name="zmqlog-term", daemon=True).start()
+                self._close_off_loop()
             self._drained.set()
 
     def _work(self) -> bool:
@@ -753,7 +750,10 @@ class AsyncPUBHandler(logging.Handler):
                 await asyncio.shield(task)
             except asyncio.CancelledError:
                 self._aclosing = False
-                task.cancel()  # its cancellation path sends what it can and closes
+                if task.done():
+                    self._close_off_loop()
+                else:
+                    task.cancel()  # its cancellation path sends what it can and closes
                 raise
             finally:
                 self._aclosing = False
@@ -802,6 +802,14 @@ class AsyncPUBHandler(logging.Handler):
             self._abandon_leftovers("the socket did not take them before close")
             self._close_socket()
         super().close()
+
+    def _close_off_loop(self) -> None:
+        """Close the socket from the loop without waiting for the context's linger."""
+        self._abandon_leftovers("the socket did not take them within the flush timeout")
+        self._close_socket(term_context=False)
+        if self._owns_context:
+            # term() may wait out the linger: not on the event loop's thread.
+            threading.Thread(target=self.ctx.term, name="zmqlog-term", daemon=True).start()
 
     def _begin_stop(self, timeout: float) -> None:
         self._stop_deadline = time.monotonic() + timeout

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import NamedTuple, cast
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from zmqlog._aio import events, set_keepalive
 from zmqlog.exceptions import ClosedResourceError, UsageError
@@ -112,6 +113,8 @@ class LogSubscriber:
         self._receiving = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd = -1
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._revivals: dict[str, asyncio.TimerHandle] = {}
         self._readable = asyncio.Event()
         self._received = 0
         self._invalid = 0
@@ -162,6 +165,16 @@ class LogSubscriber:
             set_keepalive(sock, self._heartbeat)
             for topic in self._topics:
                 sock.setsockopt(zmq.SUBSCRIBE, topic)
+            if not self._bind:
+                # ZeroMQ does not reconnect after a protocol error such as a message
+                # over max_message_size; the monitor tells us (see _on_monitor).
+                monitor = sock.get_monitor_socket(
+                    zmq.EVENT_DISCONNECTED
+                    | zmq.EVENT_CONNECT_RETRIED
+                    | zmq.EVENT_CONNECT_DELAYED
+                    | zmq.EVENT_CONNECTED
+                )
+                self._monitor = monitor
             for endpoint in self._endpoints:
                 if self._bind:
                     sock.bind(endpoint)
@@ -170,6 +183,9 @@ class LogSubscriber:
             self._fd = cast(int, sock.getsockopt(zmq.FD))
             loop.add_reader(self._fd, self._service)
             self._loop = loop
+            if self._monitor is not None:
+                loop.add_reader(cast(int, self._monitor.getsockopt(zmq.FD)), self._on_monitor)
+                self._on_monitor()
             # A bound socket only attaches a new peer (and sends it our subscriptions)
             # when it processes its commands; make it look once now.
             self._service()
@@ -182,6 +198,46 @@ class LogSubscriber:
         sock = self._socket
         if sock is not None and events(sock) & zmq.POLLIN:
             self._readable.set()
+
+    def _on_monitor(self) -> None:
+        """Notice connections that ZeroMQ gave up on, and make new ones.
+
+        After an ordinary disconnect ZeroMQ retries by itself (a CONNECT_RETRIED or
+        CONNECTED event follows). After a protocol error, such as a message over
+        max_message_size, it drops the connection for good; only then, when no retry
+        follows within a second, this connects to the endpoint again.
+        """
+        monitor, loop = self._monitor, self._loop
+        if monitor is None or loop is None:
+            return
+        while events(monitor) & zmq.POLLIN:
+            try:
+                event = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            raw = event["endpoint"]
+            endpoint = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            if endpoint not in self._endpoints:
+                continue
+            pending = self._revivals.pop(endpoint, None)
+            if pending is not None:
+                pending.cancel()
+            if event["event"] == zmq.EVENT_DISCONNECTED:
+                self._revivals[endpoint] = loop.call_later(1.0, self._revive, endpoint)
+        self._service()
+
+    def _revive(self, endpoint: str) -> None:
+        self._revivals.pop(endpoint, None)
+        sock = self._socket
+        if sock is None or self._closed:
+            return
+        # The dead connection's pipe is gone by now; a plain second connect() would
+        # be ignored while the endpoint is still registered, so drop it first.
+        try:
+            sock.disconnect(endpoint)
+        except zmq.ZMQError:
+            pass
+        sock.connect(endpoint)
 
     def __aiter__(self) -> Self:
         return self
@@ -243,10 +299,20 @@ class LogSubscriber:
 
     def _close(self) -> None:
         self._closed = True
+        for timer in self._revivals.values():
+            timer.cancel()
+        self._revivals.clear()
+        monitor = self._monitor
         if self._loop is not None:
             if not self._loop.is_closed():
                 self._loop.remove_reader(self._fd)
+                if monitor is not None:
+                    self._loop.remove_reader(cast(int, monitor.getsockopt(zmq.FD)))
             self._loop = None
+        if monitor is not None and self._socket is not None:
+            self._socket.disable_monitor()
+            monitor.close(linger=0)
+            self._monitor = None
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None

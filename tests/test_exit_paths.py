@@ -1,0 +1,134 @@
+"""Every way a service can stop: bounded, idempotent, and nothing owed is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import anyio
+import pytest
+import zmq
+
+from zmqlog import AsyncPUBHandler, LogPublisher, LogSubscriber
+
+SCRIPT = Path(__file__).parent / "scripts" / "exit_paths.py"
+N = 5_000
+
+
+@pytest.mark.parametrize("mode", ["async-with", "run-returns", "shutdown", "cancelled"])
+async def test_service_exit_delivers_every_record_and_ends(mode: str) -> None:
+    """The child process exits by itself, in bounded time, after delivering all N."""
+    async with LogSubscriber("tcp://127.0.0.1:*", bind=True) as sub:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(SCRIPT),
+            sub.endpoints[0],
+            str(N),
+            mode,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        texts = []
+        with anyio.fail_after(30):
+            while len(texts) < N:
+                texts.append((await sub.receive()).text)
+            _, stderr = await child.communicate()
+    assert child.returncode == 0, stderr.decode()
+    assert texts == [f"exit {i}\n" for i in range(N)]
+    assert b"not published" not in stderr
+
+
+async def test_cancelling_aclose_itself_still_closes(logger: logging.Logger) -> None:
+    """A caller cancelled while closing does not leave the socket open."""
+    pub = LogPublisher("tcp://127.0.0.1:*", logger=logger)
+    await pub.__aenter__()
+    logger.info("one")
+    closing = asyncio.create_task(pub.aclose())
+    await asyncio.sleep(0)
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    # The drain task, cancelled in turn, closes the socket on its way out.
+    assert await asyncio.to_thread(pub.handler._drained.wait, 5)
+    assert pub.handler._socket_closed
+
+
+async def test_every_close_is_idempotent(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """aclose(), close() and flush() in any order and any number of times are harmless."""
+    handler = AsyncPUBHandler("inproc://idem", context)
+    logger.addHandler(handler)
+    handler.start()
+    logger.info("x")
+    await handler.aclose()
+    await handler.aclose()
+    handler.close()
+    handler.flush()
+    handler.close()
+    assert handler.stats.queued == 0
+
+
+def test_unsent_records_at_close_are_counted_and_reported(
+    context: zmq.Context[zmq.Socket[bytes]],
+    logger: logging.Logger,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """When the socket refuses to the end, close() says on stderr what it lost."""
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.RCVHWM, 1)
+    sub.subscribe(b"")
+    handler = AsyncPUBHandler(
+        "inproc://refuses", context, lossless=True, sndhwm=1, flush_timeout=0.1
+    )
+    sub.connect("inproc://refuses")
+    assert handler.socket.poll(5000, zmq.POLLIN)  # the subscription (read synchronously)
+    logger.addHandler(handler)
+    for i in range(20):
+        logger.info("%d", i)
+    handler.close()
+    sub.close(linger=0)
+    stats = handler.stats
+    assert stats.queued == 0
+    assert stats.sent + stats.dropped == 20
+    assert stats.dropped > 0
+    assert f"zmqlog: {stats.dropped} log record(s) were not published" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_drops_instead_of_using_the_parents_socket(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """After fork() the child's records are dropped and counted; it says so once."""
+    handler = AsyncPUBHandler("inproc://parent", context)
+    logger.addHandler(handler)
+    logger.info("queued in the parent")
+    read_end, write_end = os.pipe()
+    err_read, err_write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: report and leave without running any cleanup
+        try:
+            sys.stderr = os.fdopen(err_write, "w")
+            logger.info("logged in the child")
+            logger.info("and again")
+            sys.stderr.flush()
+            stats = handler.stats
+            os.write(write_end, f"{stats.queued} {stats.dropped}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.close(err_write)
+    result = os.read(read_end, 100).decode()
+    stderr = os.read(err_read, 10_000).decode()
+    os.close(read_end)
+    os.close(err_read)
+    os.waitpid(pid, 0)
+    assert result == "0 2"  # the parent's queue was not inherited; both records counted
+    assert stderr.count("disabled in forked child") == 1
+    assert handler.stats.queued == 1  # the parent is untouched
+    handler.close()
