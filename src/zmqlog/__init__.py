@@ -9,20 +9,23 @@ from __future__ import annotations
 
 from zmqlog._handler import AsyncPUBHandler
 from zmqlog._publisher import LogPublisher
+from zmqlog._security import generate_keypair
 from zmqlog._subscriber import LogMessage, LogSubscriber, SubscriberStats
-from zmqlog.exceptions import ClosedResourceError, UsageError, ZmqlogError
+from zmqlog.exceptions import ClosedResourceError, KeyFileError, UsageError, ZmqlogError
 from zmqlog.wire import TOPIC_DELIM
 
 __all__ = [
     "TOPIC_DELIM",
     "AsyncPUBHandler",
     "ClosedResourceError",
+    "KeyFileError",
     "LogMessage",
     "LogPublisher",
     "LogSubscriber",
     "SubscriberStats",
     "UsageError",
     "ZmqlogError",
+    "generate_keypair",
 ]
 
 __version__ = "0.1.0.dev0"

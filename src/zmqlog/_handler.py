@@ -21,6 +21,7 @@ import zmq
 import zmq.asyncio
 
 from zmqlog._aio import events
+from zmqlog._security import AuthorizedKeys, KeyPath, ServerSecurity
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import TOPIC_DELIM, default_formatters, encode_text
 
@@ -120,6 +121,15 @@ class AsyncPUBHandler(logging.Handler):
         sndhwm: the send high-water mark of a socket created from an endpoint, in
             messages per subscriber. pyzmq's default of 1,000 drops records in any burst.
         linger: seconds ZeroMQ may keep delivering queued messages after close.
+        curve_secret_key_file: the publisher's ``NAME.key_secret`` file: encrypt with
+            CURVE. Without *authorized_keys*, any client key is accepted: the traffic is
+            encrypted, but anyone who can connect can read it.
+        authorized_keys: the subscribers allowed to connect: a directory of their
+            ``.key`` files, or their Z85 public keys. Needs *curve_secret_key_file*.
+
+    Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. Binding
+    a TCP address other hosts can reach without CURVE logs a warning (once a process)
+    on the ``zmqlog`` logger.
 
     The drain task starts on :meth:`start`, on the first ``emit()`` made on a thread
     whose event loop is running, or on :meth:`wait_for_subscribers`.
@@ -137,6 +147,8 @@ class AsyncPUBHandler(logging.Handler):
         bind: bool = True,
         sndhwm: int = 100_000,
         linger: float = 1.0,
+        curve_secret_key_file: KeyPath | None = None,
+        authorized_keys: AuthorizedKeys | None = None,
     ) -> None:
         super().__init__()
         # The formatter for each level, resolved once and looked up by emit(): the
@@ -166,8 +178,15 @@ class AsyncPUBHandler(logging.Handler):
         self._sent = 0
         self._owns_socket = False
         self._owns_context = False
+        # Key files are read before any socket exists: a bad one must stop start-up.
+        self._security = ServerSecurity(curve_secret_key_file, authorized_keys)
 
         if isinstance(interface_or_socket, zmq.Socket):
+            if self._security.enabled:
+                raise UsageError(
+                    "curve_secret_key_file applies to a socket AsyncPUBHandler makes from an "
+                    "endpoint; set the CURVE options on your own socket before binding it"
+                )
             sock = interface_or_socket
             sock_type = cast(int, sock.getsockopt(zmq.TYPE))
             if sock_type not in (zmq.PUB, zmq.XPUB):
@@ -186,6 +205,7 @@ class AsyncPUBHandler(logging.Handler):
             try:
                 self.socket.setsockopt(zmq.SNDHWM, sndhwm)
                 self.socket.setsockopt(zmq.LINGER, self._linger_ms)
+                self._security.apply(self.socket, interface_or_socket, bind=bind)
                 if bind:
                     self.socket.bind(interface_or_socket)
                 else:
@@ -606,6 +626,7 @@ class AsyncPUBHandler(logging.Handler):
                 future.cancel()
         if self._owns_socket:
             self.socket.close(linger=self._linger_ms)
+        self._security.release()
         if self._owns_context and term_context:
             self.ctx.term()
 

@@ -10,6 +10,7 @@ import zmq
 import zmq.asyncio
 
 from zmqlog._handler import AsyncPUBHandler
+from zmqlog._security import AuthorizedKeys, KeyPath
 from zmqlog.exceptions import UsageError
 
 if sys.version_info >= (3, 11):
@@ -48,6 +49,10 @@ class LogPublisher:
         sndhwm: messages queued per subscriber before ZeroMQ drops.
         flush_timeout: seconds the exit may spend publishing queued records.
         linger: seconds ZeroMQ may spend delivering after the socket is closed.
+        curve_secret_key_file: the publisher's ``NAME.key_secret``: encrypt with CURVE.
+        authorized_keys: the subscribers allowed in (a directory of ``.key`` files or
+            Z85 public keys); without it any client key is accepted. See
+            :class:`AsyncPUBHandler`.
     """
 
     def __init__(
@@ -62,6 +67,8 @@ class LogPublisher:
         sndhwm: int = 100_000,
         flush_timeout: float = 5.0,
         linger: float = 1.0,
+        curve_secret_key_file: KeyPath | None = None,
+        authorized_keys: AuthorizedKeys | None = None,
     ) -> None:
         if not isinstance(endpoint, str):
             raise UsageError(
@@ -76,6 +83,8 @@ class LogPublisher:
         self._sndhwm = sndhwm
         self._flush_timeout = flush_timeout
         self._linger = linger
+        self._curve_secret_key_file = curve_secret_key_file
+        self._authorized_keys = authorized_keys
         self._handler: AsyncPUBHandler | None = None
         self._entered = False
 
@@ -109,6 +118,8 @@ class LogPublisher:
             bind=self._bind,
             sndhwm=self._sndhwm,
             linger=self._linger,
+            curve_secret_key_file=self._curve_secret_key_file,
+            authorized_keys=self._authorized_keys,
         )
         handler.setLevel(self._level)
         handler.start()

@@ -12,6 +12,7 @@ from typing import NamedTuple, cast
 import zmq
 
 from zmqlog._aio import events
+from zmqlog._security import ClientSecurity, KeyPath
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import parse_topic
 
@@ -76,6 +77,14 @@ class LogSubscriber:
         rcvhwm: messages queued here before ZeroMQ starts dropping.
         root_topic: the publishers' root topic, if known; it makes level parsing exact
             when root topics contain level names or dots.
+        curve_server_key_file: the publisher's ``NAME.key`` file: connect with CURVE
+            and accept only the publisher holding the matching secret key.
+        curve_secret_key_file: this subscriber's own ``NAME.key_secret`` file, for
+            publishers that admit only listed keys; without it a throwaway key is used.
+
+    Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. A
+    publisher that refuses this subscriber (or that this subscriber refuses) shows up
+    as silence: ZeroMQ keeps retrying the handshake and delivers nothing.
     """
 
     def __init__(
@@ -87,6 +96,8 @@ class LogSubscriber:
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
         rcvhwm: int = 100_000,
         root_topic: str | None = None,
+        curve_server_key_file: KeyPath | None = None,
+        curve_secret_key_file: KeyPath | None = None,
     ) -> None:
         self._endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self._endpoints:
@@ -96,6 +107,7 @@ class LogSubscriber:
         self._context = context
         self._rcvhwm = rcvhwm
         self._root_topic = root_topic
+        self._security = ClientSecurity(curve_server_key_file, curve_secret_key_file)
         self._socket: zmq.Socket[bytes] | None = None
         self._owns_context = context is None
         self._entered = False
@@ -149,6 +161,7 @@ class LogSubscriber:
         try:
             sock.setsockopt(zmq.RCVHWM, self._rcvhwm)
             sock.setsockopt(zmq.LINGER, 0)
+            self._security.apply(sock)
             for topic in self._topics:
                 sock.setsockopt(zmq.SUBSCRIBE, topic)
             for endpoint in self._endpoints:
