@@ -200,13 +200,14 @@ def load_secret_key(path: KeyPath) -> tuple[bytes, bytes]:
             not hold a matching, well-formed key pair.
     """
     file = Path(path)
+    public, secret = _read_certificate(file)
+    if secret is None:
+        raise KeyFileError(
+            file, "holds no secret key; give the NAME.key_secret file, not the public NAME.key"
+        )
     if os.name == "posix":
         try:
             mode = file.stat().st_mode
-        except FileNotFoundError:
-            raise KeyFileError(
-                file, "does not exist; create a key pair with 'zmqlog keys DIR NAME'"
-            ) from None
         except OSError as err:
             raise KeyFileError(file, f"cannot be read ({err.strerror or err})") from None
         if mode & 0o077:
@@ -215,11 +216,6 @@ def load_secret_key(path: KeyPath) -> tuple[bytes, bytes]:
                 f"is accessible to other users (mode {mode & 0o777:04o}), so the secret key "
                 f"may be known to them; restrict it with: chmod 600 {file}",
             )
-    public, secret = _read_certificate(file)
-    if secret is None:
-        raise KeyFileError(
-            file, "holds no secret key; give the NAME.key_secret file, not the public NAME.key"
-        )
     if _z85_key(secret) is None:
         raise KeyFileError(file, "holds a malformed secret key (expected 40 Z85 characters)")
     derived = zmq.curve_public(secret)
