@@ -7,6 +7,8 @@ import contextlib
 import logging
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -598,3 +600,50 @@ def test_zmqlog_keys_writes_a_pair_and_refuses_to_overwrite(
     assert main(["keys", str(tmp_path / "keys"), "server"]) == 1
     assert "already exists" in capsys.readouterr().err
     assert secret_file.read_bytes() == before
+
+
+@pytest.mark.timeout(60)
+def test_secure_examples_talk_with_keys_from_the_cli(tmp_path: Path) -> None:
+    """Keys made with `zmqlog keys` let secure_subscriber.py read secure_service.py."""
+    root = Path(__file__).resolve().parent.parent
+    keys_dir = tmp_path / "keys"
+
+    def python(*args: str) -> list[str]:
+        return [sys.executable, *args]
+
+    for directory, name in ((keys_dir, "server"), (keys_dir / "authorized", "alice")):
+        made = subprocess.run(
+            python("-m", "zmqlog", "keys", str(directory), name),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert made.returncode == 0, made.stderr
+    endpoint = f"ipc://{tmp_path}/shop.log"
+    common = ["--endpoint", endpoint, "--keys-dir", str(keys_dir)]
+    subscriber = subprocess.Popen(
+        python("examples/secure_subscriber.py", *common, "--name", "alice", "--count", "2"),
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        service = subprocess.run(
+            python("examples/secure_service.py", *common, "--seconds", "2"),
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert service.returncode == 0, service.stderr
+        out, err = subscriber.communicate(timeout=20)
+    finally:
+        subscriber.kill()
+        subscriber.wait()
+    assert subscriber.returncode == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 2
+    assert all(line.split()[0] == "INFO" for line in lines)
