@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -180,6 +181,56 @@ async def test_authorized_keys_may_be_z85_keys_or_key_files(
     assert texts == ["both\n", "both\n"]
 
 
+async def test_a_connecting_publisher_serves_a_binding_subscriber(
+    keys: Keys, logger: logging.Logger, tmp_path: Path
+) -> None:
+    """CURVE roles do not follow bind/connect: a publisher may connect to its subscriber."""
+    async with (
+        zmqlog.LogSubscriber(
+            f"ipc://{tmp_path}/in.log",
+            bind=True,
+            curve_server_key_file=keys.server[0],
+            curve_secret_key_file=keys.alice[1],
+        ) as sub,
+        curve_publisher(keys, logger, sub.endpoints[0], bind=False) as pub,
+    ):
+        await pub.wait_for_subscribers(1, timeout=5)
+        logger.info("inbound")
+        with anyio.fail_after(5):
+            message = await sub.receive()
+    assert message.text == "inbound\n"
+
+
+def test_pyzmq_certificates_work_once_private(keys: Keys, tmp_path: Path) -> None:
+    """Files from zmq.auth.create_certificates are refused until chmod 600, then used."""
+    with umask(0o022):
+        public_file, secret_file = zmq.auth.create_certificates(tmp_path, "legacy")
+    with pytest.raises(zmqlog.KeyFileError, match="chmod 600"):
+        zmqlog.LogSubscriber(
+            "tcp://127.0.0.1:1",
+            curve_server_key_file=keys.server[0],
+            curve_secret_key_file=secret_file,
+        )
+    Path(secret_file).chmod(0o600)
+    zmqlog.AsyncPUBHandler(
+        "tcp://127.0.0.1:*", curve_secret_key_file=secret_file, authorized_keys=[Path(public_file)]
+    ).close()
+
+
+def test_subscribing_commands_share_the_key_options() -> None:
+    """--server-key and --secret-key land under LogSubscriber's keyword names."""
+    parser = argparse.ArgumentParser()
+    _security.add_curve_client_arguments(parser)
+    args = parser.parse_args(["--server-key", "s.key", "--secret-key", "me.key_secret"])
+    assert zmqlog.LogSubscriber.__init__.__kwdefaults__ is not None
+    for name, value in [
+        ("curve_server_key_file", "s.key"),
+        ("curve_secret_key_file", "me.key_secret"),
+    ]:
+        assert getattr(args, name) == value
+        assert name in zmqlog.LogSubscriber.__init__.__kwdefaults__
+
+
 # -- what crosses the wire ----------------------------------------------------------
 
 
@@ -282,7 +333,7 @@ async def test_publishers_sharing_a_context_keep_their_own_allow_lists(
     and the context takes a new publisher after both closed."""
     context = zmq.asyncio.Context()
     try:
-        for _round in range(2):
+        for _round in range(3):
             alice_only = curve_publisher(keys, logger, context=context)
             mallory_only = curve_publisher(
                 keys, logger, context=context, authorized_keys=[keys.mallory[0]]

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import zmq
+from zmq.auth.base import Authenticator
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
@@ -39,6 +40,8 @@ __all__ = [
     "ClientSecurity",
     "KeyPath",
     "ServerSecurity",
+    "add_curve_client_arguments",
+    "add_keys_parser",
     "generate_keypair",
     "is_exposed_bind",
     "keys_command",
@@ -269,10 +272,35 @@ def _require_curve() -> None:
 # -- the authenticator --------------------------------------------------------------
 
 
+class _ReleasingAuthenticator(Authenticator):
+    """Frees the ZAP endpoint the moment the authenticator stops.
+
+    Closing a socket releases its ``inproc://`` endpoint only when ZeroMQ's reaper gets
+    to it, so a publisher started right after another one closed on the same context
+    would find the endpoint taken. An explicit unbind releases it at once.
+    """
+
+    def stop(self) -> None:
+        if self.zap_socket is not None:
+            try:
+                self.zap_socket.unbind(_ZAP_ENDPOINT)
+            except zmq.ZMQError:
+                pass  # never bound: start() failed
+        super().stop()
+
+
+class _ZapThread(ThreadAuthenticator, _ReleasingAuthenticator):
+    """pyzmq's thread authenticator with :class:`_ReleasingAuthenticator`'s stop.
+
+    ``ThreadAuthenticator.stop`` ends and joins its thread before calling the base
+    class's ``stop``, so the unbind runs after the thread let go of the socket.
+    """
+
+
 class _ContextAuthenticator:
     """The ZAP handler of one context, shared by the zmqlog publishers on it.
 
-    It runs :class:`zmq.auth.thread.ThreadAuthenticator` rather than the asyncio one:
+    It runs pyzmq's :class:`~zmq.auth.thread.ThreadAuthenticator` rather than the asyncio one:
     a handler may be built before any event loop runs (``logging.config.dictConfig``)
     and outlive the loop it first drained on (``asyncio.run()`` twice), and a thread
     keeps answering ZeroMQ while the application blocks its loop.
@@ -282,7 +310,7 @@ class _ContextAuthenticator:
         self.context = context
         self.users = 0
         self._domains: dict[str, frozenset[bytes]] = {}
-        self._authenticator = ThreadAuthenticator(context)
+        self._authenticator = _ZapThread(context)
 
     def start(self) -> None:
         try:
@@ -499,6 +527,27 @@ def add_keys_parser(commands: Any) -> None:
         "directory", metavar="DIR", help="where to write the files (created if missing)"
     )
     keys.add_argument("name", metavar="NAME", help="the pair's name, e.g. 'server' or a host name")
+
+
+def add_curve_client_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--server-key`` and ``--secret-key`` for a command that subscribes.
+
+    They land in ``args.curve_server_key_file`` and ``args.curve_secret_key_file``,
+    named as :class:`~zmqlog.LogSubscriber`'s keyword arguments.
+    """
+    group = parser.add_argument_group("CURVE encryption")
+    group.add_argument(
+        "--server-key",
+        dest="curve_server_key_file",
+        metavar="FILE",
+        help="the publisher's public NAME.key: connect encrypted, to that publisher only",
+    )
+    group.add_argument(
+        "--secret-key",
+        dest="curve_secret_key_file",
+        metavar="FILE",
+        help="this subscriber's NAME.key_secret, for publishers with an allow-list",
+    )
 
 
 def keys_command(args: argparse.Namespace) -> int:
