@@ -150,6 +150,8 @@ class AsyncPUBHandler(logging.Handler):
         curve_secret_key_file: KeyPath | None = None,
         authorized_keys: AuthorizedKeys | None = None,
     ) -> None:
+        # Key files are read first: a bad one must stop start-up before anything exists.
+        security = ServerSecurity(curve_secret_key_file, authorized_keys)
         super().__init__()
         # The formatter for each level, resolved once and looked up by emit(): the
         # level's formatter and the root topic are fixed when the record is logged.
@@ -178,8 +180,7 @@ class AsyncPUBHandler(logging.Handler):
         self._sent = 0
         self._owns_socket = False
         self._owns_context = False
-        # Key files are read before any socket exists: a bad one must stop start-up.
-        self._security = ServerSecurity(curve_secret_key_file, authorized_keys)
+        self._security = security
 
         if isinstance(interface_or_socket, zmq.Socket):
             if self._security.enabled:
