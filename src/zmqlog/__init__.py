@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from zmqlog._handler import AsyncPUBHandler, HandlerStats
 from zmqlog._publisher import LogPublisher
+from zmqlog._security import generate_keypair
 from zmqlog._subscriber import LogMessage, LogSubscriber, SubscriberStats
-from zmqlog.exceptions import ClosedResourceError, UsageError, ZmqlogError
+from zmqlog.exceptions import ClosedResourceError, KeyFileError, UsageError, ZmqlogError
 from zmqlog.wire import TOPIC_DELIM
 
 __all__ = [
@@ -18,12 +19,14 @@ __all__ = [
     "AsyncPUBHandler",
     "ClosedResourceError",
     "HandlerStats",
+    "KeyFileError",
     "LogMessage",
     "LogPublisher",
     "LogSubscriber",
     "SubscriberStats",
     "UsageError",
     "ZmqlogError",
+    "generate_keypair",
 ]
 
 __version__ = "0.1.0.dev0"

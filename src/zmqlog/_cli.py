@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--requests", type=int, default=20, help="requests the sample service handles"
     )
+    from zmqlog._security import add_keys_parser
+
+    add_keys_parser(commands)
     return parser
 
 
@@ -45,4 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_demo(args.endpoint, args.requests)
         except KeyboardInterrupt:
             return 130
+    if args.command == "keys":
+        from zmqlog._security import keys_command
+
+        return keys_command(args)
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse enforces choices

@@ -25,6 +25,7 @@ import zmq
 import zmq.asyncio
 
 from zmqlog._aio import events, set_keepalive
+from zmqlog._security import AuthorizedKeys, KeyPath, ServerSecurity
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import TOPIC_DELIM, default_formatters, encode_text
 
@@ -189,6 +190,15 @@ class AsyncPUBHandler(logging.Handler):
         max_payload: payload bytes above which a message is truncated, with a marker.
         flush_timeout: seconds ``close()`` lets a running drain task publish what is
             queued (``aclose()`` takes its own).
+        curve_secret_key_file: the publisher's ``NAME.key_secret`` file: encrypt with
+            CURVE. Without *authorized_keys*, any client key is accepted: the traffic is
+            encrypted, but anyone who can connect can read it.
+        authorized_keys: the subscribers allowed to connect: a directory of their
+            ``.key`` files, or their Z85 public keys. Needs *curve_secret_key_file*.
+
+    Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. Binding
+    a TCP address other hosts can reach without CURVE logs a warning (once a process)
+    on the ``zmqlog`` logger.
 
     The drain task starts on :meth:`start`, on the first ``emit()`` made on a thread
     whose event loop is running, or on :meth:`wait_for_subscribers`.
@@ -213,7 +223,11 @@ class AsyncPUBHandler(logging.Handler):
         heartbeat: float | None = None,
         max_payload: int = 1 << 20,
         flush_timeout: float = 5.0,
+        curve_secret_key_file: KeyPath | None = None,
+        authorized_keys: AuthorizedKeys | None = None,
     ) -> None:
+        # Key files are read first: a bad one must stop start-up before anything exists.
+        security = ServerSecurity(curve_secret_key_file, authorized_keys)
         super().__init__()
         if not isinstance(max_queue, int) or max_queue < 1:
             raise UsageError(f"max_queue must be a positive number of records, not {max_queue!r}")
@@ -270,8 +284,14 @@ class AsyncPUBHandler(logging.Handler):
         self._unreported = 0
         self._owns_socket = False
         self._owns_context = False
+        self._security = security
 
         if isinstance(interface_or_socket, zmq.Socket):
+            if self._security.enabled:
+                raise UsageError(
+                    "curve_secret_key_file applies to a socket AsyncPUBHandler makes from an "
+                    "endpoint; set the CURVE options on your own socket before binding it"
+                )
             sock = interface_or_socket
             sock_type = cast(int, sock.getsockopt(zmq.TYPE))
             if sock_type not in (zmq.PUB, zmq.XPUB):
@@ -293,6 +313,7 @@ class AsyncPUBHandler(logging.Handler):
                 if lossless:
                     self.socket.setsockopt(zmq.XPUB_NODROP, 1)
                 set_keepalive(self.socket, heartbeat)
+                self._security.apply(self.socket, interface_or_socket, bind=bind)
                 if bind:
                     self.socket.bind(interface_or_socket)
                 else:
@@ -867,6 +888,7 @@ class AsyncPUBHandler(logging.Handler):
                 future.cancel()
         if self._owns_socket:
             self.socket.close(linger=self._linger_ms)
+        self._security.release()
         if self._owns_context and term_context:
             self.ctx.term()
 

@@ -11,6 +11,7 @@ import zmq
 import zmq.asyncio
 
 from zmqlog._handler import AsyncPUBHandler, HandlerStats, Overflow
+from zmqlog._security import AuthorizedKeys, KeyPath
 from zmqlog.exceptions import UsageError
 
 if sys.version_info >= (3, 11):
@@ -49,6 +50,9 @@ class LogPublisher:
         sndhwm: messages queued per subscriber before ZeroMQ drops.
         flush_timeout: seconds the exit may spend publishing queued records.
         linger: seconds ZeroMQ may spend delivering after the socket is closed.
+        curve_secret_key_file: the publisher's ``NAME.key_secret``: encrypt with CURVE.
+        authorized_keys: the subscribers allowed in (a directory of ``.key`` files or
+            Z85 public keys); without it any client key is accepted.
         max_queue, overflow, lossless, send_timeout, heartbeat, max_payload: see
             :class:`AsyncPUBHandler`.
     """
@@ -71,6 +75,8 @@ class LogPublisher:
         send_timeout: float = 1.0,
         heartbeat: float | None = None,
         max_payload: int = 1 << 20,
+        curve_secret_key_file: KeyPath | None = None,
+        authorized_keys: AuthorizedKeys | None = None,
     ) -> None:
         if not isinstance(endpoint, str):
             raise UsageError(
@@ -97,6 +103,8 @@ class LogPublisher:
             send_timeout=send_timeout,
             heartbeat=heartbeat,
             max_payload=max_payload,
+            curve_secret_key_file=curve_secret_key_file,
+            authorized_keys=authorized_keys,
         )
         self._handler: AsyncPUBHandler | None = None
         self._entered = False

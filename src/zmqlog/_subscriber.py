@@ -13,6 +13,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from zmqlog._aio import events, set_keepalive
+from zmqlog._security import ClientSecurity, KeyPath
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import parse_topic
 
@@ -82,6 +83,14 @@ class LogSubscriber:
             See :class:`AsyncPUBHandler` for why; TCP keepalive is on regardless.
         root_topic: the publishers' root topic, if known; it makes level parsing exact
             when root topics contain level names or dots.
+        curve_server_key_file: the publisher's ``NAME.key`` file: connect with CURVE
+            and accept only the publisher holding the matching secret key.
+        curve_secret_key_file: this subscriber's own ``NAME.key_secret`` file, for
+            publishers that admit only listed keys; without it a throwaway key is used.
+
+    Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. A
+    publisher that refuses this subscriber (or that this subscriber refuses) shows up
+    as silence: ZeroMQ keeps retrying the handshake and delivers nothing.
     """
 
     def __init__(
@@ -95,6 +104,8 @@ class LogSubscriber:
         root_topic: str | None = None,
         max_message_size: int = 4 << 20,
         heartbeat: float | None = None,
+        curve_server_key_file: KeyPath | None = None,
+        curve_secret_key_file: KeyPath | None = None,
     ) -> None:
         self._endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self._endpoints:
@@ -106,6 +117,7 @@ class LogSubscriber:
         self._max_message_size = max_message_size
         self._heartbeat = heartbeat
         self._root_topic = root_topic
+        self._security = ClientSecurity(curve_server_key_file, curve_secret_key_file)
         self._socket: zmq.Socket[bytes] | None = None
         self._owns_context = context is None
         self._entered = False
@@ -163,6 +175,7 @@ class LogSubscriber:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
             set_keepalive(sock, self._heartbeat)
+            self._security.apply(sock)
             for topic in self._topics:
                 sock.setsockopt(zmq.SUBSCRIBE, topic)
             if not self._bind:
