@@ -22,7 +22,16 @@ import zmq.asyncio
 
 from zmqlog._aio import events
 from zmqlog.exceptions import ClosedResourceError, UsageError
-from zmqlog.wire import TOPIC_DELIM, default_formatters, encode_text
+from zmqlog.wire import (
+    TOPIC_DELIM,
+    PublisherId,
+    WireFormat,
+    default_formatters,
+    encode_json,
+    encode_text,
+    new_publisher_id,
+    snapshot_extras,
+)
 
 __all__ = ["AsyncPUBHandler"]
 
@@ -120,6 +129,10 @@ class AsyncPUBHandler(logging.Handler):
         sndhwm: the send high-water mark of a socket created from an endpoint, in
             messages per subscriber. pyzmq's default of 1,000 drops records in any burst.
         linger: seconds ZeroMQ may keep delivering queued messages after close.
+        wire_format: ``"text"`` (default) sends pyzmq's formatted text, byte for byte;
+            ``"json"`` sends the whole record as JSON (see :func:`zmqlog.wire.encode_json`),
+            with this handler's :attr:`publisher_id` and a sequence number that grows
+            by one per message, so subscribers can count lost messages.
 
     The drain task starts on :meth:`start`, on the first ``emit()`` made on a thread
     whose event loop is running, or on :meth:`wait_for_subscribers`.
@@ -137,8 +150,14 @@ class AsyncPUBHandler(logging.Handler):
         bind: bool = True,
         sndhwm: int = 100_000,
         linger: float = 1.0,
+        wire_format: WireFormat = "text",
     ) -> None:
         super().__init__()
+        if wire_format not in ("text", "json"):
+            raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
+        self._json = wire_format == "json"
+        self._publisher_id = new_publisher_id()
+        self._seq = 0
         # The formatter for each level, resolved once and looked up by emit(): the
         # level's formatter and the root topic are fixed when the record is logged.
         self._resolved: dict[int, logging.Formatter] = {}
@@ -275,8 +294,25 @@ class AsyncPUBHandler(logging.Handler):
         return self.formatter_for(record.levelno).format(record)
 
     def encode(self, record: logging.LogRecord) -> tuple[bytes, bytes]:
-        """Return the ``(topic, payload)`` frames this handler publishes for *record*."""
-        return encode_text(record, self.formatter_for(record.levelno), self._root_topic)
+        """Return the ``(topic, payload)`` frames this handler publishes for *record*.
+
+        In JSON mode the payload carries the next sequence number without using it up.
+        """
+        fmt = self.formatter_for(record.levelno)
+        if self._json:
+            publisher, seq = self._publisher_id, self._seq
+            return encode_json(record, fmt, self._root_topic, publisher=publisher, seq=seq)
+        return encode_text(record, fmt, self._root_topic)
+
+    @property
+    def wire_format(self) -> WireFormat:
+        """``"text"`` or ``"json"``: what this handler's payloads hold."""
+        return "json" if self._json else "text"
+
+    @property
+    def publisher_id(self) -> PublisherId:
+        """Host, pid and the random id made with this handler, sent in JSON payloads."""
+        return self._publisher_id
 
     # -- the caller's side ----------------------------------------------------------
 
@@ -299,6 +335,8 @@ class AsyncPUBHandler(logging.Handler):
             if self._closed:
                 return
             fmt = self._resolved.get(record.levelno) or self.formatter_for(record.levelno)
+            if self._json:
+                record = snapshot_extras(record)  # extras travel too, as they are now
             if type(record.msg) is str and (not record.args or _args_are_immutable(record.args)):
                 self._queue.append((record, False, self._root_topic, fmt))
             else:
@@ -425,7 +463,12 @@ class AsyncPUBHandler(logging.Handler):
             except IndexError:
                 return False
             try:
-                frames = encode_text(record, fmt, root_topic, owned=owned)
+                if self._json:
+                    publisher, seq = self._publisher_id, self._seq
+                    frames = encode_json(record, fmt, root_topic, publisher=publisher, seq=seq)
+                    self._seq = seq + 1
+                else:
+                    frames = encode_text(record, fmt, root_topic, owned=owned)
             except Exception:
                 self.handleError(record)
                 continue

@@ -11,6 +11,7 @@ import zmq.asyncio
 
 from zmqlog._handler import AsyncPUBHandler
 from zmqlog.exceptions import UsageError
+from zmqlog.wire import WireFormat
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -48,6 +49,8 @@ class LogPublisher:
         sndhwm: messages queued per subscriber before ZeroMQ drops.
         flush_timeout: seconds the exit may spend publishing queued records.
         linger: seconds ZeroMQ may spend delivering after the socket is closed.
+        wire_format: ``"text"`` (pyzmq's format, the default) or ``"json"`` (whole
+            records with sequence numbers); see :class:`AsyncPUBHandler`.
     """
 
     def __init__(
@@ -62,7 +65,10 @@ class LogPublisher:
         sndhwm: int = 100_000,
         flush_timeout: float = 5.0,
         linger: float = 1.0,
+        wire_format: WireFormat = "text",
     ) -> None:
+        if wire_format not in ("text", "json"):
+            raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
         if not isinstance(endpoint, str):
             raise UsageError(
                 f"endpoint must be a string such as 'tcp://127.0.0.1:5555', not {endpoint!r}"
@@ -76,6 +82,7 @@ class LogPublisher:
         self._sndhwm = sndhwm
         self._flush_timeout = flush_timeout
         self._linger = linger
+        self._wire_format: WireFormat = wire_format
         self._handler: AsyncPUBHandler | None = None
         self._entered = False
 
@@ -109,6 +116,7 @@ class LogPublisher:
             bind=self._bind,
             sndhwm=self._sndhwm,
             linger=self._linger,
+            wire_format=self._wire_format,
         )
         handler.setLevel(self._level)
         handler.start()
