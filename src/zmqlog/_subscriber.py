@@ -52,13 +52,21 @@ class LogMessage:
     """What precedes the level in the topic ("" if nothing)."""
     payload: bytes
     """The payload frame as received."""
-    seq: int | None = None
-    """The publisher's sequence number (JSON messages; None for text)."""
-    publisher: PublisherId | None = None
-    """Who published it: host, pid, and an id made at the publisher's start (JSON only)."""
-    fields: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    fields: Mapping[str, Any] | None = None
     """The checked fields of a JSON message (:func:`zmqlog.wire.decode_json`); None for text."""
     _record: logging.LogRecord | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def seq(self) -> int | None:
+        """The publisher's sequence number (JSON messages; None for text)."""
+        fields = self.fields
+        return None if fields is None else cast("int | None", fields["seq"])
+
+    @property
+    def publisher(self) -> PublisherId | None:
+        """Who published it: host, pid, and an id made at the publisher's start (JSON only)."""
+        fields = self.fields
+        return None if fields is None else cast("PublisherId | None", fields["publisher"])
 
     @property
     def record(self) -> logging.LogRecord:
@@ -142,7 +150,8 @@ class LogSubscriber:
     ) -> None:
         if wire_format not in ("auto", "text", "json"):
             raise UsageError(f"wire_format must be 'auto', 'text' or 'json', not {wire_format!r}")
-        self._wire_format = wire_format
+        self._text_only = wire_format == "text"
+        self._json_only = wire_format == "json"
         self._endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self._endpoints:
             raise UsageError("LogSubscriber needs at least one endpoint")
@@ -276,8 +285,7 @@ class LogSubscriber:
         raw_topic, payload = frames
         topic = raw_topic.decode("utf-8", "replace")
         root, level, subtopic = parse_topic(topic, self._root_topic)
-        mode = self._wire_format
-        if mode == "text" or (mode == "auto" and payload[:1] != b"{"):
+        if self._text_only or (payload[:1] != b"{" and not self._json_only):
             return LogMessage(
                 topic=topic,
                 level=level,
@@ -288,7 +296,7 @@ class LogSubscriber:
             )
         obj = load_json_object(payload)
         if obj is None or JSON_MARKER not in obj:
-            if mode == "json":
+            if self._json_only:
                 self._invalid += 1
                 return None
             fields = None
@@ -305,8 +313,6 @@ class LogSubscriber:
             text=payload.decode("utf-8", "replace"),
             root_topic=root,
             payload=payload,
-            seq=None if fields is None else fields["seq"],
-            publisher=None if fields is None else fields["publisher"],
             fields=fields,
         )
 
