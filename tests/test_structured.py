@@ -382,3 +382,17 @@ async def test_json_over_ipc(logger: logging.Logger, tmp_path: object) -> None:
         logger.info("over ipc")
         (message,) = await receive(sub, 1)
     assert message.record.getMessage() == "over ipc"
+
+
+def test_handler_encode_previews_the_next_seq_without_using_it() -> None:
+    """encode() shows what would be sent; the published numbering stays consecutive."""
+    handler = AsyncPUBHandler("tcp://127.0.0.1:*", wire_format="json", root_topic="r")
+    try:
+        topic, payload = handler.encode(make_record("x"))
+        again = json.loads(handler.encode(make_record("x"))[1])
+    finally:
+        handler.close()
+    assert topic == b"r.INFO"
+    assert json.loads(payload)["seq"] == again["seq"] == 0
+    assert handler.wire_format == "json"
+    assert tuple(json.loads(payload)["publisher"].values()) == handler.publisher_id

@@ -248,6 +248,7 @@ MAX_JSON_DEPTH: Final = 32
 # Python 3.12 added) are the record's own; everything else on a record is an extra.
 _BASE_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
 _RECORD_ATTRS: Final = _BASE_ATTRS | {"message", "asctime", "taskName"}
+_BASE_COUNT: Final = len(_BASE_ATTRS)
 
 # Values of these exact types are JSON as they are, and cannot change after emit().
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
@@ -319,7 +320,9 @@ def snapshot_extras(record: logging.LogRecord) -> logging.LogRecord:
     returned as they are, cheaply.
     """
     attrs = record.__dict__
-    if len(attrs) <= len(_BASE_ATTRS):
+    # Counting is cheaper than comparing names: a record with no more attributes than a
+    # fresh one (plus what another handler's Formatter may have added) has no extras.
+    if len(attrs) <= _BASE_COUNT + ("message" in attrs) + ("asctime" in attrs):
         return record
     mutable = [key for key in attrs.keys() - _RECORD_ATTRS if type(attrs[key]) not in _JSON_SCALARS]
     if not mutable:
