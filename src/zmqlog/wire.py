@@ -414,8 +414,10 @@ def encode_json(
 
 _PLAIN_FORMATTER: Final = logging.Formatter()
 
-# JSON strings, to be ignored when the nesting depth is measured.
-_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+# JSON strings, to be ignored when the nesting depth is measured. An unterminated one
+# runs to the end: a parser stops there anyway, and a pattern that could fail would be
+# retried from every later quote, which is quadratic on hostile input.
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
 _NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
 _DEPTH_STEP: Final = [0] * 256
 for _byte in b"[{":
