@@ -156,6 +156,7 @@ def test_extra_values_json_cannot_hold_become_their_repr() -> None:
         nums=(1, 2.5, True),
         keys={1: "one", None: "none"},
         raw=b"\x00\xff",
+        big=2**64,
         nested={"a": [{"b": _Opaque()}]},
     )
     rebuilt = round_trip(record)
@@ -165,6 +166,7 @@ def test_extra_values_json_cannot_hold_become_their_repr() -> None:
     assert rebuilt.nums == [1, 2.5, True]
     assert rebuilt.keys == {"1": "one", "None": "none"}
     assert rebuilt.raw == "b'\\x00\\xff'"
+    assert rebuilt.big == str(2**64)
     assert rebuilt.nested == {"a": [{"b": "<Opaque thing>"}]}
 
 
@@ -259,6 +261,8 @@ def nested(depth: int) -> bytes:
         # Quadratic for a naive string-skipping regex: would outlast the suite's timeout.
         pytest.param(b"[" * 40 + b'"' + b'\\"' * 400_000, id="unterminated escaped quotes"),
         pytest.param(b"1" * 5000, id="huge integer"),
+        pytest.param(encoded(valid_object(extra={"n": 10**21})), id="integer in extra too long"),
+        pytest.param(b'{"zmqlog":1,"extra":{"x":Infinity}}', id="Infinity"),
         pytest.param(encoded({"message": "no marker"}), id="no marker"),
         pytest.param(encoded(valid_object(zmqlog=2)), id="unknown version"),
         pytest.param(encoded(valid_object(zmqlog=True)), id="bool version"),

@@ -280,8 +280,10 @@ def _jsonable(value: object, depth: int, budget: list[int]) -> Any:
     *depth* counts the arrays and objects already open around *value*.
     """
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind is str or kind is bool or value is None:
         return value
+    if kind is int:
+        return value if -_INT64 <= value < _INT64 else repr(value)  # type: ignore[operator]
     if kind is float:
         return value if math.isfinite(value) else repr(value)  # type: ignore[arg-type]
     if isinstance(value, (dict, list, tuple)) and depth < MAX_JSON_DEPTH and budget[0] > 0:
@@ -296,7 +298,7 @@ def _jsonable(value: object, depth: int, budget: list[int]) -> Any:
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
-        return int(value)
+        return _jsonable(int(value), depth, budget)
     if isinstance(value, float):
         return _jsonable(float(value), depth, budget)
     if isinstance(value, str):
@@ -434,6 +436,18 @@ def _nesting_depth(payload: bytes) -> int:
     return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
 
 
+def _parse_int(text: str) -> int:
+    # Longer digit strings cannot be 64-bit integers, and converting them costs
+    # quadratic time on Pythons without int_max_str_digits.
+    if len(text) > 20:
+        raise ValueError("integer too long")
+    return int(text)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
 def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
     """Parse *payload* as one JSON object; return None for anything else. Never raises.
 
@@ -446,7 +460,9 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
     try:
         if _nesting_depth(payload) > MAX_JSON_DEPTH:
             return None
-        obj = json.loads(payload.decode("utf-8"))
+        obj = json.loads(
+            payload.decode("utf-8"), parse_int=_parse_int, parse_constant=_reject_constant
+        )
     except (ValueError, RecursionError, MemoryError):
         return None  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
     return obj if type(obj) is dict else None
