@@ -396,3 +396,24 @@ def test_handler_encode_previews_the_next_seq_without_using_it() -> None:
     assert json.loads(payload)["seq"] == again["seq"] == 0
     assert handler.wire_format == "json"
     assert tuple(json.loads(payload)["publisher"].values()) == handler.publisher_id
+
+
+async def test_a_record_that_fails_to_encode_uses_no_sequence_number(
+    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record reported to handleError is not a lost message: the numbering has no hole."""
+    reported: list[logging.LogRecord] = []
+    async with (
+        LogPublisher(TCP, logger=logger, wire_format="json") as pub,
+        LogSubscriber(pub.endpoint) as sub,
+    ):
+        monkeypatch.setattr(pub.handler, "handleError", reported.append)
+        await pub.wait_for_subscribers(1, timeout=5)
+        logger.info("first")
+        logger.info("%d items", "not a number")  # fails in the drain task, not in emit()
+        logger.info("third")
+        messages = await receive(sub, 2)
+    assert [m.record.getMessage() for m in messages] == ["first", "third"]
+    assert [m.seq for m in messages] == [0, 1]
+    assert [r.msg for r in reported] == ["%d items"]
+    assert sub.stats.gaps == 0

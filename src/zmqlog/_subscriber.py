@@ -37,7 +37,8 @@ class LogMessage:
     """One received log message.
 
     ``level`` and ``subtopic`` come from the topic (see :func:`zmqlog.wire.parse_topic`);
-    ``text`` is the payload decoded as UTF-8 with undecodable bytes replaced.
+    ``text`` is the payload decoded as UTF-8 with undecodable bytes replaced (for a JSON
+    record, the JSON itself: read :attr:`record` or :attr:`fields` instead).
     """
 
     topic: str
