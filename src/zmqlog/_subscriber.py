@@ -53,7 +53,7 @@ class LogMessage:
     """What precedes the level in the topic ("" if nothing)."""
     payload: bytes
     """The payload frame as received."""
-    fields: Mapping[str, Any] | None = None
+    fields: Mapping[str, Any] | None = field(default=None, repr=False)
     """The checked fields of a JSON message (:func:`zmqlog.wire.decode_json`); None for text."""
     _record: logging.LogRecord | None = field(default=None, init=False, repr=False, compare=False)
 
