@@ -132,7 +132,8 @@ class AsyncPUBHandler(logging.Handler):
         wire_format: ``"text"`` (default) sends pyzmq's formatted text, byte for byte;
             ``"json"`` sends the whole record as JSON (see :func:`zmqlog.wire.encode_json`),
             with this handler's :attr:`publisher_id` and a sequence number that grows
-            by one per message, so subscribers can count lost messages.
+            by one per message, so subscribers can count lost messages. The level's
+            formatter then only renders tracebacks (``formatException``).
 
     The drain task starts on :meth:`start`, on the first ``emit()`` made on a thread
     whose event loop is running, or on :meth:`wait_for_subscribers`.
