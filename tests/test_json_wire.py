@@ -287,6 +287,14 @@ def nested(depth: int) -> bytes:
             encoded(valid_object(publisher={"host": "h", "pid": "1", "id": "x"})), id="pid a string"
         ),
         pytest.param(encoded(valid_object(publisher=None)), id="seq without publisher"),
+        pytest.param(
+            encoded(valid_object(publisher={"host": "h", "pid": 1, "id": "x" * 65})),
+            id="publisher id too long",
+        ),
+        pytest.param(
+            encoded(valid_object(publisher={"host": "h" * 256, "pid": 1, "id": "x"})),
+            id="host name too long",
+        ),
     ],
 )
 def test_decoder_rejects_hostile_payloads(payload: bytes) -> None:

@@ -469,6 +469,8 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
 
 
 _INT64: Final = 1 << 63
+_MAX_HOST: Final = 255  # the longest DNS name
+_MAX_ID: Final = 64
 # The range of `created` accepted: 1970 to the year 3000, where every platform's
 # time functions (and so Formatter.formatTime) work.
 _MAX_CREATED: Final = 32_503_680_000.0
@@ -560,6 +562,8 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         host, pid, ident = publisher.get("host"), publisher.get("pid"), publisher.get("id")
         if type(host) is not str or type(pid) is not int or type(ident) is not str:
             return None
+        if len(host) > _MAX_HOST or len(ident) > _MAX_ID:
+            return None  # subscribers remember identities: keep each one small
         fields["publisher"] = PublisherId(host, pid, ident)
         fields["seq"] = seq
     return fields
