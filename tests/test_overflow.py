@@ -141,3 +141,18 @@ async def test_aclose_starts_the_drain_to_publish_what_waited(
     await handler.aclose()
     assert handler.stats.sent == 1
     assert handler.stats.queued == 0
+
+
+async def test_huge_json_record_is_shrunk_but_stays_a_record(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """In JSON mode an oversized record loses text and extras, never its validity."""
+    handler = AsyncPUBHandler(ENDPOINT, context, max_payload=64 * 1024, wire_format="json")
+    logger.addHandler(handler)
+    logger.info("db::%s", "x" * (5 * 2**20), extra={"blob": "y" * 2**20})
+    (big,) = await drain_to_subscriber(handler, context, 1)
+    assert len(big.payload) <= 64 * 1024
+    assert big.subtopic == "db"
+    record = big.record
+    assert record.getMessage().endswith("... [zmqlog: truncated]")
+    assert not hasattr(record, "blob")

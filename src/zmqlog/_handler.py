@@ -27,7 +27,16 @@ import zmq.asyncio
 from zmqlog._aio import events, set_keepalive
 from zmqlog._security import AuthorizedKeys, KeyPath, ServerSecurity
 from zmqlog.exceptions import ClosedResourceError, UsageError
-from zmqlog.wire import TOPIC_DELIM, default_formatters, encode_text
+from zmqlog.wire import (
+    TOPIC_DELIM,
+    PublisherId,
+    WireFormat,
+    default_formatters,
+    encode_json,
+    encode_text,
+    new_publisher_id,
+    snapshot_extras,
+)
 
 __all__ = ["AsyncPUBHandler", "HandlerStats", "Overflow"]
 
@@ -103,6 +112,29 @@ def _truncate(payload: bytes, limit: int) -> bytes:
                 cut = cut[: len(cut) - 1 - back]
             break
     return cut + _TRUNCATED % (len(payload) - len(cut))
+
+
+_STANDARD_ATTRS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
+    """A copy of *record* without extras and with its texts cut to fit *limit* bytes."""
+    text = str(record.msg)
+    if record.args:
+        text = text % record.args
+    attrs = {k: v for k, v in record.__dict__.items() if k in _STANDARD_ATTRS}
+    share = limit // 4  # characters, up to 4 bytes each in UTF-8, with room for the rest
+    marker = "... [zmqlog: truncated]"
+    attrs["msg"] = text[:share] + marker if len(text) > share else text
+    attrs["args"] = None
+    if record.exc_info and not attrs.get("exc_text"):
+        attrs["exc_text"] = _DEFAULT_FORMATTER.formatException(record.exc_info)
+    attrs["exc_info"] = None
+    for key in ("exc_text", "stack_info"):
+        value = attrs.get(key)
+        if isinstance(value, str) and len(value) > share // 2:
+            attrs[key] = value[: share // 2] + marker
+    return logging.makeLogRecord(attrs)
 
 
 class _Formatters(dict[int, "logging.Formatter | None"]):
@@ -199,6 +231,11 @@ class AsyncPUBHandler(logging.Handler):
     Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. Binding
     a TCP address other hosts can reach without CURVE logs a warning (once a process)
     on the ``zmqlog`` logger.
+        wire_format: ``"text"`` (default) sends pyzmq's formatted text, byte for byte;
+            ``"json"`` sends the whole record as JSON (see :func:`zmqlog.wire.encode_json`),
+            with this handler's :attr:`publisher_id` and a sequence number that grows
+            by one per message, so subscribers can count lost messages. The level's
+            formatter then only renders tracebacks (``formatException``).
 
     The drain task starts on :meth:`start`, on the first ``emit()`` made on a thread
     whose event loop is running, or on :meth:`wait_for_subscribers`.
@@ -225,6 +262,7 @@ class AsyncPUBHandler(logging.Handler):
         flush_timeout: float = 5.0,
         curve_secret_key_file: KeyPath | None = None,
         authorized_keys: AuthorizedKeys | None = None,
+        wire_format: WireFormat = "text",
     ) -> None:
         # Key files are read first: a bad one must stop start-up before anything exists.
         security = ServerSecurity(curve_secret_key_file, authorized_keys)
@@ -242,6 +280,11 @@ class AsyncPUBHandler(logging.Handler):
         self._drop_oldest = overflow == "drop_oldest"
         self._send_timeout = send_timeout
         self._max_payload = max_payload
+        if wire_format not in ("text", "json"):
+            raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
+        self._json = wire_format == "json"
+        self._publisher_id = new_publisher_id()
+        self._seq = 0
         # The formatter for each level, resolved once and looked up by emit(): the
         # level's formatter and the root topic are fixed when the record is logged.
         self._resolved: dict[int, logging.Formatter] = {}
@@ -405,8 +448,25 @@ class AsyncPUBHandler(logging.Handler):
         return self.formatter_for(record.levelno).format(record)
 
     def encode(self, record: logging.LogRecord) -> tuple[bytes, bytes]:
-        """Return the ``(topic, payload)`` frames this handler publishes for *record*."""
-        return encode_text(record, self.formatter_for(record.levelno), self._root_topic)
+        """Return the ``(topic, payload)`` frames this handler publishes for *record*.
+
+        In JSON mode the payload carries the next sequence number without using it up.
+        """
+        fmt = self.formatter_for(record.levelno)
+        if self._json:
+            publisher, seq = self._publisher_id, self._seq
+            return encode_json(record, fmt, self._root_topic, publisher=publisher, seq=seq)
+        return encode_text(record, fmt, self._root_topic)
+
+    @property
+    def wire_format(self) -> WireFormat:
+        """``"text"`` or ``"json"``: what this handler's payloads hold."""
+        return "json" if self._json else "text"
+
+    @property
+    def publisher_id(self) -> PublisherId:
+        """Host, pid and the random id made with this handler, sent in JSON payloads."""
+        return self._publisher_id
 
     # -- the caller's side ----------------------------------------------------------
 
@@ -448,6 +508,8 @@ class AsyncPUBHandler(logging.Handler):
                 else:
                     self._drop(1)
             fmt = self._resolved.get(record.levelno) or self.formatter_for(record.levelno)
+            if self._json:
+                record = snapshot_extras(record)  # extras travel too, as they are now
             if type(record.msg) is str and (not record.args or _args_are_immutable(record.args)):
                 queue.append((record, False, self._root_topic, fmt))
             else:
@@ -598,24 +660,41 @@ class AsyncPUBHandler(logging.Handler):
             if not self._send_frames(self._pending):
                 return False
             self._pending = None
-        limit = self._max_payload
         for _ in range(_BATCH):
             try:
                 record, owned, root_topic, fmt = queue.popleft()
             except IndexError:
                 return False
             try:
-                frames = encode_text(record, fmt, root_topic, owned=owned)
+                frames = self._encode(record, fmt, root_topic, owned)
             except Exception:
                 self._errors += 1
                 self.handleError(record)
                 continue
-            if len(frames[1]) > limit:
-                frames = (frames[0], _truncate(frames[1], limit))
             if not self._send_frames(frames):
                 self._pending = frames
                 return False
         return bool(queue)
+
+    def _encode(
+        self, record: logging.LogRecord, fmt: logging.Formatter, root_topic: str, owned: bool
+    ) -> tuple[bytes, bytes]:
+        """Encode in this handler's wire format, keeping the payload within max_payload."""
+        limit = self._max_payload
+        if not self._json:
+            topic, payload = encode_text(record, fmt, root_topic, owned=owned)
+            if len(payload) > limit:
+                payload = _truncate(payload, limit)
+            return topic, payload
+        seq = self._seq
+        frames = encode_json(record, fmt, root_topic, publisher=self._publisher_id, seq=seq)
+        if len(frames[1]) > limit:
+            # Cutting JSON bytes would make them unreadable: shrink the record instead.
+            frames = encode_json(
+                _shrunk(record, limit), fmt, root_topic, publisher=self._publisher_id, seq=seq
+            )
+        self._seq = seq + 1
+        return frames
 
     def _send_frames(self, frames: tuple[bytes, bytes]) -> bool:
         sock = self._sync
@@ -651,8 +730,8 @@ class AsyncPUBHandler(logging.Handler):
             (count,),
             None,
         )
-        topic, payload = encode_text(
-            record, self.formatter_for(logging.WARNING), self._root_topic, owned=True
+        topic, payload = self._encode(
+            record, self.formatter_for(logging.WARNING), self._root_topic, True
         )
         try:
             self._sync.send(topic, _SNDMORE_NOBLOCK)

@@ -13,6 +13,7 @@ import zmq.asyncio
 from zmqlog._handler import AsyncPUBHandler, HandlerStats, Overflow
 from zmqlog._security import AuthorizedKeys, KeyPath
 from zmqlog.exceptions import UsageError
+from zmqlog.wire import WireFormat
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -55,6 +56,8 @@ class LogPublisher:
             Z85 public keys); without it any client key is accepted.
         max_queue, overflow, lossless, send_timeout, heartbeat, max_payload: see
             :class:`AsyncPUBHandler`.
+        wire_format: ``"text"`` (pyzmq's format, the default) or ``"json"`` (whole
+            records with sequence numbers); see :class:`AsyncPUBHandler`.
     """
 
     def __init__(
@@ -77,7 +80,10 @@ class LogPublisher:
         max_payload: int = 1 << 20,
         curve_secret_key_file: KeyPath | None = None,
         authorized_keys: AuthorizedKeys | None = None,
+        wire_format: WireFormat = "text",
     ) -> None:
+        if wire_format not in ("text", "json"):
+            raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
         if not isinstance(endpoint, str):
             raise UsageError(
                 f"endpoint must be a string such as 'tcp://127.0.0.1:5555', not {endpoint!r}"
@@ -105,6 +111,7 @@ class LogPublisher:
             max_payload=max_payload,
             curve_secret_key_file=curve_secret_key_file,
             authorized_keys=authorized_keys,
+            wire_format=wire_format,
         )
         self._handler: AsyncPUBHandler | None = None
         self._entered = False

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import NamedTuple, cast
+from typing import Any, Literal, NamedTuple, NoReturn, cast
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -15,7 +16,15 @@ from zmq.utils.monitor import recv_monitor_message
 from zmqlog._aio import events, set_keepalive
 from zmqlog._security import ClientSecurity, KeyPath
 from zmqlog.exceptions import ClosedResourceError, UsageError
-from zmqlog.wire import parse_topic
+from zmqlog.wire import (
+    JSON_MARKER,
+    PublisherId,
+    check_json_record,
+    load_json_object,
+    parse_topic,
+    record_from_json,
+    record_from_text,
+)
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -30,7 +39,8 @@ class LogMessage:
     """One received log message.
 
     ``level`` and ``subtopic`` come from the topic (see :func:`zmqlog.wire.parse_topic`);
-    ``text`` is the payload decoded as UTF-8 with undecodable bytes replaced.
+    ``text`` is the payload decoded as UTF-8 with undecodable bytes replaced (for a JSON
+    record, the JSON itself: read :attr:`record` or :attr:`fields` instead).
     """
 
     topic: str
@@ -45,6 +55,41 @@ class LogMessage:
     """What precedes the level in the topic ("" if nothing)."""
     payload: bytes
     """The payload frame as received."""
+    fields: Mapping[str, Any] | None = field(default=None, repr=False)
+    """The checked fields of a JSON message (:func:`zmqlog.wire.decode_json`); None for text."""
+    _record: logging.LogRecord | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def seq(self) -> int | None:
+        """The publisher's sequence number (JSON messages; None for text)."""
+        fields = self.fields
+        return None if fields is None else cast("int | None", fields["seq"])
+
+    @property
+    def publisher(self) -> PublisherId | None:
+        """Who published it: host, pid, and an id made at the publisher's start (JSON only)."""
+        fields = self.fields
+        return None if fields is None else cast("PublisherId | None", fields["publisher"])
+
+    @property
+    def record(self) -> logging.LogRecord:
+        """The message as a ``logging.LogRecord``, built on first use.
+
+        From a JSON message, the publisher's record rebuilt
+        (:func:`zmqlog.wire.record_from_json`); an ordinary ``logging.Formatter``
+        renders it as it rendered the original, traceback included. From a text
+        message, a best-effort record (:func:`zmqlog.wire.record_from_text`): the
+        level from the topic, the text as ``msg``, and the time of this first use as
+        ``created``.
+        """
+        record = self._record
+        if record is None:
+            if self.fields is not None:
+                record = record_from_json(self.fields)
+            else:
+                record = record_from_text(self.text, self.level, self.root_topic)
+            object.__setattr__(self, "_record", record)
+        return record
 
 
 class SubscriberStats(NamedTuple):
@@ -53,7 +98,18 @@ class SubscriberStats(NamedTuple):
     received: int
     """Messages delivered to the caller."""
     invalid: int
-    """Messages dropped because they were not ``[topic, payload]`` frames."""
+    """Messages dropped because they were not ``[topic, payload]`` frames, or claimed
+    to be JSON records and were not valid ones."""
+    gaps: int = 0
+    """Messages lost on the way, counted from JSON publishers' sequence numbers.
+
+    Only counted while subscribed to everything (``topics=("",)``): with a topic filter,
+    the messages filtered out would look lost."""
+
+
+# Publishers whose last sequence number is remembered; beyond this the oldest is
+# forgotten, so a subscriber outliving many publisher restarts stays bounded.
+_MAX_PUBLISHERS = 10_000
 
 
 class LogSubscriber:
@@ -91,6 +147,10 @@ class LogSubscriber:
     Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. A
     publisher that refuses this subscriber (or that this subscriber refuses) shows up
     as silence: ZeroMQ keeps retrying the handshake and delivers nothing.
+        wire_format: ``"auto"`` (default) reads a payload that is a JSON object with
+            the ``"zmqlog"`` marker as a record and any other payload as text;
+            ``"text"`` reads every payload as text, ``"json"`` drops (and counts as
+            invalid) every payload that is not a valid JSON record.
     """
 
     def __init__(
@@ -106,7 +166,12 @@ class LogSubscriber:
         heartbeat: float | None = None,
         curve_server_key_file: KeyPath | None = None,
         curve_secret_key_file: KeyPath | None = None,
+        wire_format: Literal["auto", "text", "json"] = "auto",
     ) -> None:
+        if wire_format not in ("auto", "text", "json"):
+            raise UsageError(f"wire_format must be 'auto', 'text' or 'json', not {wire_format!r}")
+        self._text_only = wire_format == "text"
+        self._json_only = wire_format == "json"
         self._endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
         if not self._endpoints:
             raise UsageError("LogSubscriber needs at least one endpoint")
@@ -130,11 +195,15 @@ class LogSubscriber:
         self._readable = asyncio.Event()
         self._received = 0
         self._invalid = 0
+        self._gaps = 0
+        # Gaps are only meaningful when every message is subscribed to.
+        self._count_gaps = b"" in self._topics
+        self._last_seq: dict[PublisherId, int] = {}
 
     @property
     def stats(self) -> SubscriberStats:
         """What this subscriber received and dropped so far."""
-        return SubscriberStats(received=self._received, invalid=self._invalid)
+        return SubscriberStats(received=self._received, invalid=self._invalid, gaps=self._gaps)
 
     @property
     def endpoints(self) -> list[str]:
@@ -297,6 +366,27 @@ class LogSubscriber:
         raw_topic, payload = frames
         topic = raw_topic.decode("utf-8", "replace")
         root, level, subtopic = parse_topic(topic, self._root_topic)
+        if self._text_only or (payload[:1] != b"{" and not self._json_only):
+            return LogMessage(
+                topic=topic,
+                level=level,
+                subtopic=subtopic,
+                text=payload.decode("utf-8", "replace"),
+                root_topic=root,
+                payload=payload,
+            )
+        obj = load_json_object(payload)
+        if obj is None or JSON_MARKER not in obj:
+            if self._json_only:
+                self._invalid += 1
+                return None
+            fields = None
+        else:
+            fields = check_json_record(obj)
+            if fields is None:
+                self._invalid += 1
+                return None
+            self._count_gap(fields["publisher"], fields["seq"])
         return LogMessage(
             topic=topic,
             level=level,
@@ -304,6 +394,54 @@ class LogSubscriber:
             text=payload.decode("utf-8", "replace"),
             root_topic=root,
             payload=payload,
+            fields=fields,
+        )
+
+    def _count_gap(self, publisher: PublisherId | None, seq: int | None) -> None:
+        if publisher is None or seq is None or not self._count_gaps:
+            return
+        last_seq = self._last_seq
+        last = last_seq.get(publisher)
+        if last is None:
+            # A publisher not seen before, or restarted (a new id): what it sent
+            # before we met it is not ours to count.
+            if len(last_seq) >= _MAX_PUBLISHERS:
+                del last_seq[next(iter(last_seq))]
+        elif seq <= last:
+            return  # a repeat or a reordering, not a loss
+        elif seq > last + 1:
+            self._gaps += seq - last - 1
+        last_seq[publisher] = seq
+
+    async def forward(self, target: logging.Logger | logging.Handler) -> NoReturn:
+        """Hand every received message's :attr:`~LogMessage.record` to *target*, until cancelled.
+
+        A ``logging.Logger`` gets the records its level lets through, as if they were
+        logged there (its handlers and its ancestors' handlers run); a
+        ``logging.Handler`` gets the records at or above its level. Either way any
+        stdlib handler can consume remote logs. The handlers run on the event loop,
+        so a slow one slows receiving; put a ``logging.handlers.QueueHandler`` in
+        front of it if it blocks. Never forward into a logger this process publishes
+        from, or every record comes round again.
+
+        Raises:
+            ClosedResourceError: the subscriber is closed (or was never opened).
+            UsageError: another task is already receiving from this subscriber.
+        """
+        if isinstance(target, logging.Logger):
+            logger = target
+            while True:
+                record = (await self.receive()).record
+                if logger.isEnabledFor(record.levelno):
+                    logger.handle(record)
+        elif isinstance(target, logging.Handler):
+            handler = target
+            while True:
+                record = (await self.receive()).record
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+        raise UsageError(
+            f"forward() needs a logging.Logger or logging.Handler, not {type(target).__name__}"
         )
 
     async def aclose(self) -> None:

@@ -10,6 +10,10 @@ Every message is two ZeroMQ frames, ``[topic, payload]``, exactly as pyzmq's
 * ``payload`` is the UTF-8 encoding of the record formatted with the formatter for
   its level (:data:`DEFAULT_FORMATS`).
 
+With ``wire_format="json"`` the same two frames and the same topic carry, as the
+payload, one JSON object holding the whole record: see :func:`encode_json` and the
+specification in ``docs/wire-json.md``.
+
 This module is the contract another implementation (or another language) follows,
 so it deliberately imports neither :mod:`zmq` nor :mod:`asyncio`: bytes in, values
 out, testable on its own.
@@ -18,19 +22,39 @@ out, testable on its own.
 from __future__ import annotations
 
 import copy
+import json
 import logging
+import math
+import os
 import re
+import secrets
+import socket
 from collections.abc import Mapping
-from typing import Final
+from itertools import accumulate
+from typing import Any, Final, Literal, NamedTuple
 
 __all__ = [
     "DEFAULT_FORMATS",
+    "JSON_MARKER",
+    "JSON_VERSION",
+    "MAX_JSON_BYTES",
+    "MAX_JSON_DEPTH",
     "TOPIC_DELIM",
+    "PublisherId",
     "TopicParts",
+    "WireFormat",
+    "check_json_record",
+    "decode_json",
     "default_formatters",
+    "encode_json",
     "encode_text",
     "join_topic",
+    "load_json_object",
+    "new_publisher_id",
     "parse_topic",
+    "record_from_json",
+    "record_from_text",
+    "snapshot_extras",
     "split_subtopic",
 ]
 
@@ -172,3 +196,432 @@ def parse_topic(
     if len(parts) == 1:
         return TopicParts("", parts[0], "")
     return TopicParts(parts[0], parts[1], ".".join(parts[2:]))
+
+
+def _level_number(level: str) -> int:
+    mapping = getattr(logging, "getLevelNamesMapping", None)
+    names: Mapping[str, int] = mapping() if mapping is not None else logging._nameToLevel
+    number = names.get(level)
+    if number is not None:
+        return number
+    if _CUSTOM_LEVEL.fullmatch(level):
+        return int(level[6:])
+    return logging.NOTSET
+
+
+def record_from_text(text: str, level: str, root_topic: str = "") -> logging.LogRecord:
+    """Return a best-effort ``LogRecord`` for a text message.
+
+    A text payload is already formatted, so the record holds what can be known: the
+    level from the topic (a name :mod:`logging` does not know gives ``NOTSET``, with
+    *level* kept as ``levelname``), the text without its final newline as ``msg``
+    (never %-formatted again: ``args`` is None), the root topic (or ``"root"``) as the
+    logger name, and the current time as ``created``. Where the text came from is
+    unknown, so ``process``, ``thread`` and their names are None rather than ours.
+    """
+    msg = text[:-1] if text.endswith("\n") else text
+    record = logging.LogRecord(root_topic or "root", _level_number(level), "", 0, msg, None, None)
+    attrs = record.__dict__
+    attrs["levelname"] = level
+    attrs.update(process=None, processName=None, thread=None, threadName=None, taskName=None)
+    return record
+
+
+# -- the JSON wire format -------------------------------------------------------------
+
+WireFormat = Literal["text", "json"]
+"""What a publisher sends as the payload: pyzmq's formatted text, or a JSON record."""
+
+JSON_MARKER: Final = "zmqlog"
+"""The key that marks a JSON payload as a zmqlog record; its value is :data:`JSON_VERSION`."""
+
+JSON_VERSION: Final = 1
+"""The version of the JSON record format this module writes and reads."""
+
+MAX_JSON_BYTES: Final = 1 << 20
+"""The largest JSON payload the decoder accepts by default (1 MiB)."""
+
+MAX_JSON_DEPTH: Final = 32
+"""The deepest nesting of arrays and objects the decoder accepts (the record itself is 1)."""
+
+# A fresh record's attributes (plus those Formatter.format adds, and taskName, which
+# Python 3.12 added) are the record's own; everything else on a record is an extra.
+_BASE_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
+_RECORD_ATTRS: Final = _BASE_ATTRS | {"message", "asctime", "taskName"}
+_BASE_COUNT: Final = len(_BASE_ATTRS)
+
+# Values of these exact types are JSON as they are, and cannot change after emit().
+_JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+
+# Containers converted per record before the rest are written as their repr: a
+# structure that refers to itself many times must not explode the payload.
+_NODE_BUDGET: Final = 10_000
+
+
+class PublisherId(NamedTuple):
+    """Who published a JSON message: a new id per publisher start tells restarts apart."""
+
+    host: str
+    """The publishing machine's host name."""
+    pid: int
+    """The publishing process's id."""
+    id: str
+    """A random hex string made when the publisher (handler) was created."""
+
+
+def new_publisher_id() -> PublisherId:
+    """Return this process's identity with a fresh random id."""
+    return PublisherId(socket.gethostname(), os.getpid(), secrets.token_hex(8))
+
+
+def _jsonable(value: object, depth: int, budget: list[int]) -> Any:
+    """Return *value* as something :func:`json.dumps` writes; anything else as its repr.
+
+    *depth* counts the arrays and objects already open around *value*.
+    """
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is int:
+        return value if -_INT64 <= value < _INT64 else repr(value)  # type: ignore[operator]
+    if kind is float:
+        return value if math.isfinite(value) else repr(value)  # type: ignore[arg-type]
+    if isinstance(value, (dict, list, tuple)) and depth < MAX_JSON_DEPTH and budget[0] > 0:
+        budget[0] -= 1
+        depth += 1
+        if isinstance(value, dict):
+            return {
+                key if type(key) is str else _safe_repr(key): _jsonable(item, depth, budget)
+                for key, item in value.items()
+            }
+        return [_jsonable(item, depth, budget) for item in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return _jsonable(int(value), depth, budget)
+    if isinstance(value, float):
+        return _jsonable(float(value), depth, budget)
+    if isinstance(value, str):
+        return str.__str__(value)
+    return _safe_repr(value)
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except Exception:
+        return f"<unrepresentable {type(value).__qualname__}>"
+
+
+def snapshot_extras(record: logging.LogRecord) -> logging.LogRecord:
+    """Return *record*, or a copy whose mutable ``extra`` values are frozen as JSON values.
+
+    A handler that encodes later (on another thread) calls this when the record is
+    logged, so a dict or an object passed in ``extra`` is published as it was then.
+    Records without extras, or whose extras are all str/int/float/bool/None, are
+    returned as they are, cheaply.
+    """
+    attrs = record.__dict__
+    # Counting is cheaper than comparing names: a record with no more attributes than a
+    # fresh one (plus what another handler's Formatter may have added) has no extras.
+    if len(attrs) <= _BASE_COUNT + ("message" in attrs) + ("asctime" in attrs):
+        return record
+    mutable = [key for key in attrs.keys() - _RECORD_ATTRS if type(attrs[key]) not in _JSON_SCALARS]
+    if not mutable:
+        return record
+    frozen = copy.copy(record)
+    budget = [_NODE_BUDGET]
+    for key in mutable:
+        frozen.__dict__[key] = _jsonable(attrs[key], 2, budget)
+    return frozen
+
+
+# The record's fields in the order they are written ("message" and "exc_text" are
+# computed, not copied).
+_STANDARD_FIELDS: Final = (
+    "name",
+    "levelno",
+    "levelname",
+    "message",
+    "created",
+    "msecs",
+    "relativeCreated",
+    "pathname",
+    "filename",
+    "module",
+    "lineno",
+    "funcName",
+    "process",
+    "processName",
+    "thread",
+    "threadName",
+    "taskName",
+    "exc_text",
+    "stack_info",
+)
+
+
+def encode_json(
+    record: logging.LogRecord,
+    formatter: logging.Formatter | None,
+    root_topic: str = "",
+    *,
+    publisher: PublisherId,
+    seq: int,
+) -> tuple[bytes, bytes]:
+    """Return the ``(topic, payload)`` frames of *record* in the JSON wire format.
+
+    The topic is the one :func:`encode_text` makes. The payload is one UTF-8 JSON
+    object (specified in ``docs/wire-json.md``): the marker, the publisher and *seq*,
+    the record's fields with ``message`` merged from ``msg`` and ``args`` (and any
+    subtopic prefix removed, as in the text format), the traceback formatted by
+    *formatter* (or a plain ``logging.Formatter``) as ``exc_text``, ``stack_info``,
+    and every other attribute of the record under ``extra``. Values JSON cannot hold
+    are written as their ``repr``; tuples become arrays, non-string keys their repr.
+
+    The caller's record is not modified. Raises what ``str(record.msg)`` or merging
+    the args raises; a caller that must not fail catches it.
+    """
+    # One atomic copy: another handler may add attributes while this runs on the loop.
+    attrs = record.__dict__.copy()
+    subtopic, rest = split_subtopic(str(attrs.get("msg")))
+    args = attrs.get("args")
+    message = rest % args if args else rest
+    exc_text = attrs.get("exc_text")
+    exc_info = attrs.get("exc_info")
+    if exc_info and not exc_text:
+        # What Formatter.format does, so an ordinary Formatter renders the rebuilt
+        # record's traceback exactly as it would have rendered the original's.
+        exc_text = (formatter or _PLAIN_FORMATTER).formatException(exc_info)
+    budget = [_NODE_BUDGET]
+    obj: dict[str, Any] = {
+        JSON_MARKER: JSON_VERSION,
+        "publisher": {"host": publisher.host, "pid": publisher.pid, "id": publisher.id},
+        "seq": seq,
+    }
+    for key in _STANDARD_FIELDS:
+        obj[key] = _jsonable(attrs.get(key), 1, budget)
+    obj["message"] = message
+    obj["exc_text"] = _jsonable(exc_text, 1, budget)
+    obj["extra"] = {
+        key: _jsonable(value, 2, budget) for key, value in attrs.items() if key not in _RECORD_ATTRS
+    }
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    # A lone surrogate becomes the JSON escape "\udcxx", so the bytes stay UTF-8.
+    payload = text.encode("utf-8", "backslashreplace")
+    levelname = obj["levelname"] if type(obj["levelname"]) is str else str(obj["levelname"])
+    topic = join_topic(root_topic, levelname, subtopic)
+    return topic.encode("utf-8", "replace"), payload
+
+
+_PLAIN_FORMATTER: Final = logging.Formatter()
+
+# JSON strings, to be ignored when the nesting depth is measured. An unterminated one
+# runs to the end: a parser stops there anyway, and a pattern that could fail would be
+# retried from every later quote, which is quadratic on hostile input.
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+_DEPTH_STEP: Final = [0] * 256
+for _byte in b"[{":
+    _DEPTH_STEP[_byte] = 1
+for _byte in b"]}":
+    _DEPTH_STEP[_byte] = -1
+del _byte
+
+
+def _nesting_depth(payload: bytes) -> int:
+    if payload.count(b"[") + payload.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # too few brackets to nest too deeply, whatever they are
+    brackets = _JSON_STRING.sub(b"", payload).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+
+
+def _parse_int(text: str) -> int:
+    # Longer digit strings cannot be 64-bit integers, and converting them costs
+    # quadratic time on Pythons without int_max_str_digits.
+    if len(text) > 20:
+        raise ValueError("integer too long")
+    return int(text)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
+    """Parse *payload* as one JSON object; return None for anything else. Never raises.
+
+    None comes back for payloads over *max_bytes*, nested deeper than
+    :data:`MAX_JSON_DEPTH` (checked before parsing, so hostile input cannot exhaust
+    the stack), not UTF-8, not JSON, or JSON that is not an object.
+    """
+    if len(payload) > max_bytes:
+        return None
+    try:
+        if _nesting_depth(payload) > MAX_JSON_DEPTH:
+            return None
+        obj = json.loads(
+            payload.decode("utf-8"), parse_int=_parse_int, parse_constant=_reject_constant
+        )
+    except (ValueError, RecursionError, MemoryError):
+        return None  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
+    return obj if type(obj) is dict else None
+
+
+_INT64: Final = 1 << 63
+_MAX_HOST: Final = 255  # the longest DNS name
+_MAX_ID: Final = 64
+# The range of `created` accepted: 1970 to the year 3000, where every platform's
+# time functions (and so Formatter.formatTime) work.
+_MAX_CREATED: Final = 32_503_680_000.0
+
+# (field, kind, required): kind "int", "float" (a JSON int is accepted too) or "str".
+_FIELD_KINDS: Final = (
+    ("name", "str", True),
+    ("levelno", "int", True),
+    ("levelname", "str", True),
+    ("message", "str", True),
+    ("created", "float", True),
+    ("msecs", "float", False),
+    ("relativeCreated", "float", False),
+    ("pathname", "str", False),
+    ("filename", "str", False),
+    ("module", "str", False),
+    ("lineno", "int", False),
+    ("funcName", "str", False),
+    ("process", "int", False),
+    ("processName", "str", False),
+    ("thread", "int", False),
+    ("threadName", "str", False),
+    ("taskName", "str", False),
+    ("exc_text", "str", False),
+    ("stack_info", "str", False),
+)
+
+
+def _checked(value: object, kind: str) -> tuple[bool, object]:
+    if kind == "str":
+        return type(value) is str, value
+    if kind == "int":
+        return type(value) is int and -_INT64 <= value < _INT64, value
+    if type(value) is int or type(value) is float:
+        number = float(value)
+        return math.isfinite(number), number
+    return False, value
+
+
+def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return the checked fields of a decoded JSON record, or None if it is not valid.
+
+    Only the fields of the specification are taken, each with its type checked: a
+    wrong type, a missing required field or an unknown :data:`JSON_MARKER` version
+    makes the whole message invalid. Optional fields that are absent or null become
+    None (``lineno`` 0, ``msecs`` and ``relativeCreated`` derived), ``extra`` a dict.
+    ``publisher`` becomes a :class:`PublisherId` and ``seq`` an int, or both None
+    when the message carries no valid pair. Never raises.
+    """
+    version = obj.get(JSON_MARKER)
+    if type(version) is not int or version != JSON_VERSION:
+        return None
+    fields: dict[str, Any] = {"version": version}
+    for key, kind, required in _FIELD_KINDS:
+        value = obj.get(key)
+        if value is None:
+            if required:
+                return None
+            fields[key] = None
+            continue
+        ok, value = _checked(value, kind)
+        if not ok:
+            return None
+        fields[key] = value
+    created = fields["created"]
+    if not 0.0 <= created <= _MAX_CREATED:
+        return None
+    msecs = fields["msecs"]
+    if msecs is None or not 0.0 <= msecs < 1000.0:
+        fields["msecs"] = float(int((created - int(created)) * 1000))
+    if fields["relativeCreated"] is None:
+        fields["relativeCreated"] = 0.0
+    if fields["lineno"] is None:
+        fields["lineno"] = 0
+    for key in ("pathname", "filename", "module"):
+        if fields[key] is None:
+            fields[key] = ""
+    extra = obj.get("extra")
+    if extra is None:
+        extra = {}
+    elif type(extra) is not dict:
+        return None
+    fields["extra"] = extra
+    publisher, seq = obj.get("publisher"), obj.get("seq")
+    fields["publisher"] = fields["seq"] = None
+    if publisher is not None or seq is not None:
+        if type(publisher) is not dict or type(seq) is not int or not 0 <= seq < _INT64:
+            return None
+        host, pid, ident = publisher.get("host"), publisher.get("pid"), publisher.get("id")
+        if type(host) is not str or type(pid) is not int or type(ident) is not str:
+            return None
+        if len(host) > _MAX_HOST or len(ident) > _MAX_ID:
+            return None  # subscribers remember identities: keep each one small
+        fields["publisher"] = PublisherId(host, pid, ident)
+        fields["seq"] = seq
+    return fields
+
+
+def decode_json(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
+    """Return the checked fields of a JSON record payload, or None. Never raises.
+
+    :func:`load_json_object` then :func:`check_json_record`; pass the result to
+    :func:`record_from_json` for a ``logging.LogRecord``.
+    """
+    obj = load_json_object(payload, max_bytes)
+    return None if obj is None else check_json_record(obj)
+
+
+def _extra_is_settable(key: str) -> bool:
+    return key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
+
+
+def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
+    """Rebuild a ``logging.LogRecord`` from :func:`decode_json`'s fields.
+
+    An ordinary ``logging.Formatter`` renders the result exactly as it rendered the
+    original: ``msg`` is the merged message and ``args`` is None (so a ``%`` in the
+    text is never interpreted again), ``exc_info`` is None and ``exc_text`` holds the
+    traceback, ``stack_info`` the stack. Extra fields become attributes, except those
+    whose names belong to ``LogRecord`` itself (``msg``, ``getMessage``,
+    ``__class__``, ...): they are left out of the record, and stay readable in
+    ``fields["extra"]``.
+    """
+    record = logging.LogRecord(
+        fields["name"],
+        fields["levelno"],
+        fields["pathname"],
+        fields["lineno"],
+        fields["message"],
+        None,
+        None,
+        fields["funcName"],
+        fields["stack_info"],
+    )
+    attrs = record.__dict__
+    for key in (
+        "levelname",
+        "filename",
+        "module",
+        "exc_text",
+        "created",
+        "msecs",
+        "relativeCreated",
+        "process",
+        "processName",
+        "thread",
+        "threadName",
+        "taskName",
+    ):
+        attrs[key] = fields[key]
+    for key, value in fields["extra"].items():
+        if _extra_is_settable(key):
+            attrs[key] = value
+    return record
