@@ -10,6 +10,7 @@ from __future__ import annotations
 from zmqlog._handler import AsyncPUBHandler
 from zmqlog._publisher import LogPublisher
 from zmqlog._subscriber import LogMessage, LogSubscriber, SubscriberStats
+from zmqlog._topics import TopicLogger
 from zmqlog.exceptions import ClosedResourceError, UsageError, ZmqlogError
 from zmqlog.wire import TOPIC_DELIM
 
@@ -21,6 +22,7 @@ __all__ = [
     "LogPublisher",
     "LogSubscriber",
     "SubscriberStats",
+    "TopicLogger",
     "UsageError",
     "ZmqlogError",
 ]
