@@ -27,7 +27,7 @@ _CONTROL = "inproc://zmqlog-proxy-control"
 _HWM = 100_000
 
 
-class _Stop(Exception):
+class _Stop(KeyboardInterrupt):
     """SIGTERM arrived: stop as on Ctrl-C, but exit 0 (a service manager's stop)."""
 
 
@@ -66,7 +66,8 @@ def _statistics(control: zmq.Socket[bytes]) -> str:
     if not control.poll(1000):
         return ""
     counts = [struct.unpack("=Q", frame)[0] for frame in control.recv_multipart()]
-    return f"{counts[0]} messages from publishers, {counts[4]} subscription messages"
+    # ZeroMQ counts frames; a log message is two.
+    return f"{counts[0]} frames ({counts[1]} bytes) from publishers, 2 per log message"
 
 
 def run_proxy(frontends: Sequence[str], backends: Sequence[str], out: TextIO, err: TextIO) -> int:
@@ -105,22 +106,23 @@ def run_proxy(frontends: Sequence[str], backends: Sequence[str], out: TextIO, er
             target=_serve, args=(ctx, frontend, backend, failure), name="zmqlog-proxy"
         )
         worker.start()
-        for name, endpoints in bound.items():
-            for endpoint in endpoints:
-                print(name, endpoint, file=out)
-        out.flush()
-        print(
-            "zmqlog proxy: publishers connect to the frontend, subscribers to the backend; "
-            "Ctrl-C stops",
-            file=err,
-        )
-        err.flush()
+        # From here on a signal, whenever it lands, takes the clean way out.
         try:
+            print(
+                "zmqlog proxy: publishers connect to the frontend, subscribers to the "
+                "backend; Ctrl-C stops",
+                file=err,
+            )
+            err.flush()
+            for name, endpoints in bound.items():
+                for endpoint in endpoints:
+                    print(name, endpoint, file=out)
+            out.flush()
             worker.join()
-        except KeyboardInterrupt:
-            code = 130
         except _Stop:
             code = 0
+        except KeyboardInterrupt:
+            code = 130
         if failure:
             print(f"zmqlog proxy: the proxy stopped: {failure[0]}", file=err)
             return 1
