@@ -129,7 +129,7 @@ class _TextRenderer:
         if self._color:
             levelno = record.levelno if record is not None else level_number(message.level)
             if levelno is not None:
-                color = next(code for lowest, code in _COLORS if levelno >= lowest)
+                color = next((code for lowest, code in _COLORS if levelno >= lowest), "")
         body = message.text.rstrip()
         if record is not None:
             try:
