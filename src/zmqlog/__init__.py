@@ -11,6 +11,7 @@ from zmqlog._handler import AsyncPUBHandler, HandlerStats
 from zmqlog._publisher import LogPublisher
 from zmqlog._security import generate_keypair
 from zmqlog._subscriber import LogMessage, LogSubscriber, SubscriberStats
+from zmqlog._topics import TopicLogger
 from zmqlog.exceptions import ClosedResourceError, KeyFileError, UsageError, ZmqlogError
 from zmqlog.wire import TOPIC_DELIM
 
@@ -24,6 +25,7 @@ __all__ = [
     "LogPublisher",
     "LogSubscriber",
     "SubscriberStats",
+    "TopicLogger",
     "UsageError",
     "ZmqlogError",
     "generate_keypair",

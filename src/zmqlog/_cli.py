@@ -1,12 +1,168 @@
-"""The ``zmqlog`` command line."""
+"""The ``zmqlog`` command line.
+
+Exit codes: 0 done, 1 a runtime failure (an endpoint that cannot be bound or
+connected, nothing received within ``--timeout``), 2 bad arguments, 130 stopped with
+Ctrl-C. Errors are one line on stderr, prefixed with the command.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 __all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
+
+
+def _level(text: str) -> int:
+    from zmqlog._tail import level_number
+
+    number = level_number(text)
+    if number is None:
+        raise argparse.ArgumentTypeError(
+            f"unknown level {text!r}; use DEBUG, INFO, WARNING, ERROR, CRITICAL or a number"
+        )
+    return number
+
+
+def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tail = commands.add_parser(
+        "tail",
+        help="print log messages from publishers as they arrive",
+        description="Subscribe to one or more publishers (zmqlog or pyzmq's PUBHandler) "
+        "and print their log messages as they arrive: a superset of pyzmq's "
+        "'python -m zmq.log'. Ctrl-C stops (exit code 130).",
+    )
+    tail.add_argument(
+        "endpoints",
+        nargs="+",
+        metavar="ENDPOINT",
+        help="publisher endpoint to connect to, e.g. tcp://127.0.0.1:5555 (or to bind, "
+        "with --bind)",
+    )
+    shown = tail.add_argument_group("what to show")
+    shown.add_argument(
+        "-t",
+        "--topic",
+        dest="topics",
+        action="append",
+        metavar="PREFIX",
+        help="only messages whose topic starts with PREFIX, e.g. myapp.WARNING "
+        "(repeatable; default: everything)",
+    )
+    shown.add_argument(
+        "-l",
+        "--level",
+        type=_level,
+        metavar="LEVEL",
+        help="only messages at LEVEL or above (a name or a number); levels unknown "
+        "to this process are shown",
+    )
+    shown.add_argument(
+        "--logger",
+        dest="loggers",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only messages from logger NAME or its children (repeatable); text "
+        "messages, which carry no logger name, are matched on their root topic",
+    )
+    shown.add_argument(
+        "-n",
+        "--count",
+        type=_positive_int,
+        metavar="N",
+        help="exit after showing N messages",
+    )
+    shown.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="exit with status 1 when no message arrives for SECONDS",
+    )
+    how = tail.add_argument_group("how to show it")
+    how.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per message and line (for jq) instead of text",
+    )
+    how.add_argument(
+        "--timestamp",
+        action="store_true",
+        help="prefix the time the record was created (if known) or received",
+    )
+    how.add_argument(
+        "--dateformat",
+        default="%Y-%m-%d %H:%M:%S",
+        metavar="FORMAT",
+        help="strftime format for --timestamp (default: %(default)s)",
+    )
+    how.add_argument(
+        "--separator",
+        default=" | ",
+        metavar="TEXT",
+        help="text between topic and message (default: %(default)r)",
+    )
+    how.add_argument(
+        "--align",
+        action="store_true",
+        help="pad topics to the widest seen so far, so messages line up",
+    )
+    how.add_argument(
+        "--color",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="colour by level (default: only on a terminal, and not when NO_COLOR is set)",
+    )
+    tail.add_argument(
+        "--bind",
+        action="store_true",
+        help="bind ENDPOINT instead of connecting, so many publishers (bind=False) "
+        "can connect to this one viewer",
+    )
+
+
+def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    proxy = commands.add_parser(
+        "proxy",
+        help="run a broker: many publishers in, many subscribers out",
+        description="Run ZeroMQ's proxy between an XSUB frontend, where publishers "
+        "connect (LogPublisher(..., bind=False)), and an XPUB backend, where "
+        "subscribers and 'zmqlog tail' connect. Subscriptions flow upstream, so "
+        "publishers can wait_for_subscribers(); a publisher counts one subscription "
+        "per distinct topic prefix subscribed behind the proxy. Prints 'frontend "
+        "ENDPOINT' and 'backend ENDPOINT' lines once bound (port * becomes the real "
+        "port). Ctrl-C stops it (exit code 130), SIGTERM too (exit code 0).",
+    )
+    proxy.add_argument(
+        "--frontend",
+        action="append",
+        required=True,
+        metavar="ENDPOINT",
+        help="where publishers connect, e.g. tcp://127.0.0.1:5559 (repeatable)",
+    )
+    proxy.add_argument(
+        "--backend",
+        action="append",
+        required=True,
+        metavar="ENDPOINT",
+        help="where subscribers connect, e.g. tcp://127.0.0.1:5560 (repeatable)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -15,6 +171,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
+    _add_tail(commands)
+    _add_proxy(commands)
     demo = commands.add_parser(
         "demo",
         help="run a sample service that publishes logs while a subscriber prints them",
@@ -35,21 +193,59 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tail(args: argparse.Namespace) -> int:
+    from zmqlog._tail import TailOptions, run_tail
+
+    options = TailOptions(
+        endpoints=args.endpoints,
+        topics=args.topics or ("",),
+        bind=args.bind,
+        count=args.count,
+        min_level=args.level,
+        loggers=args.loggers,
+        json=args.json,
+        timestamp=args.timestamp,
+        dateformat=args.dateformat,
+        separator=args.separator,
+        align=args.align,
+        color=args.color,
+        timeout=args.timeout,
+    )
+    return run_tail(options, sys.stdout, sys.stderr)
+
+
+def _quiet_broken_pipe() -> int:
+    # The reader went away (``zmqlog tail ... | head``): that ends the command, and
+    # the interpreter must not complain when it flushes stdout on exit.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit code."""
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        from zmqlog._demo import run_demo
+    try:
+        if args.command == "tail":
+            return _tail(args)
+        if args.command == "proxy":
+            from zmqlog._proxy import run_proxy
 
-        if args.requests < 0:
-            print("zmqlog demo: --requests must be 0 or more", file=sys.stderr)
-            return 2
-        try:
+            return run_proxy(args.frontend, args.backend, sys.stdout, sys.stderr)
+        if args.command == "demo":
+            from zmqlog._demo import run_demo
+
+            if args.requests < 0:
+                print("zmqlog demo: --requests must be 0 or more", file=sys.stderr)
+                return 2
             return run_demo(args.endpoint, args.requests)
-        except KeyboardInterrupt:
-            return 130
-    if args.command == "keys":
-        from zmqlog._security import keys_command
+        if args.command == "keys":
+            from zmqlog._security import keys_command
 
-        return keys_command(args)
+            return keys_command(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     raise AssertionError(f"unhandled command {args.command!r}")  # argparse enforces choices

@@ -6,7 +6,9 @@ Every message is two ZeroMQ frames, ``[topic, payload]``, exactly as pyzmq's
 * ``topic`` is ``<root_topic>.<LEVELNAME>[.<subtopic>]`` encoded as UTF-8, with no
   leading dot when the root topic is empty (``INFO``, ``myapp.WARNING.db.pool``).
 * A subtopic is whatever precedes the first :data:`TOPIC_DELIM` (``"::"``) in
-  ``str(record.msg)``; it is removed from the message text.
+  ``str(record.msg)``; it is removed from the message text. A record without one
+  takes its subtopic from a ``topic`` attribute, if it is a non-empty string
+  (``log.info("opened", extra={"topic": "db.pool"})``).
 * ``payload`` is the UTF-8 encoding of the record formatted with the formatter for
   its level (:data:`DEFAULT_FORMATS`).
 
@@ -112,8 +114,10 @@ def encode_text(
     """Return the ``(topic, payload)`` frames pyzmq's PUBHandler sends for *record*.
 
     When ``str(record.msg)`` holds :data:`TOPIC_DELIM`, the text before it becomes the
-    subtopic and the record is formatted with the rest as its message. The caller's
-    record is not modified unless *owned* is true (then it is used as the scratch copy).
+    subtopic and the record is formatted with the rest as its message. Otherwise a
+    non-empty string ``record.topic`` (set with ``extra={"topic": ...}``) is the
+    subtopic. The caller's record is not modified unless *owned* is true (then it is
+    used as the scratch copy).
 
     Raises whatever *formatter* raises; a caller that must not fail catches it.
     """
@@ -125,6 +129,11 @@ def encode_text(
         record.msg = rest
     else:
         subtopic = ""
+    if not subtopic:
+        # A subtopic passed as data keeps the message text free of "::" markup.
+        extra_topic = getattr(record, "topic", None)
+        if type(extra_topic) is str:
+            subtopic = extra_topic
     payload = formatter.format(record).encode("utf-8", "backslashreplace")
     topic = join_topic(root_topic, record.levelname, subtopic)
     return topic.encode("utf-8", "replace"), payload

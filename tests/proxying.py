@@ -1,0 +1,47 @@
+"""A `zmqlog proxy` subprocess for tests, with its endpoints read from its output."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import NamedTuple
+
+import anyio
+
+
+class RunningProxy(NamedTuple):
+    proc: asyncio.subprocess.Process
+    frontend: str
+    backend: str
+
+
+@asynccontextmanager
+async def running_proxy(
+    frontend: str = "tcp://127.0.0.1:*", backend: str = "tcp://127.0.0.1:*"
+) -> AsyncIterator[RunningProxy]:
+    """Start `zmqlog proxy`, wait (bounded) for its endpoint lines; kill it on the way out."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "zmqlog",
+        "proxy",
+        "--frontend",
+        frontend,
+        "--backend",
+        backend,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        with anyio.fail_after(20):
+            first = (await proc.stdout.readline()).decode().split()
+            second = (await proc.stdout.readline()).decode().split()
+        assert (first[:1], second[:1]) == (["frontend"], ["backend"]), (first, second)
+        yield RunningProxy(proc, first[1], second[1])
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

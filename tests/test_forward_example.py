@@ -1,0 +1,46 @@
+"""examples/forward_to_file.py writes what publishers send into a rotating file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+import anyio
+
+from zmqlog import LogPublisher
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_forwarded_records_land_in_the_file(logger: logging.Logger, tmp_path: Path) -> None:
+    """Each received record becomes one line with its level and root topic as logger name."""
+    log_file = tmp_path / "remote.log"
+    async with LogPublisher("tcp://127.0.0.1:*", root_topic="shop", logger=logger) as pub:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "examples" / "forward_to_file.py"),
+            "--endpoint",
+            pub.endpoint,
+            "--file",
+            str(log_file),
+            "--count",
+            "2",
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await pub.wait_for_subscribers(1, timeout=20)
+            logger.info("order %d shipped", 7)
+            logger.error("payments::card declined")
+            with anyio.fail_after(20):
+                _, err = await proc.communicate()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 0, err
+    first, second = log_file.read_text(encoding="utf-8").splitlines()
+    assert first.endswith(" INFO     shop: order 7 shipped")
+    assert " ERROR    shop: ERROR test_forward_example.py:" in second
+    assert second.endswith("- card declined - None")  # pyzmq's ERROR format adds exc_info
