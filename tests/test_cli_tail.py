@@ -347,3 +347,43 @@ def test_structured_records_drive_filters_and_json() -> None:
     assert not _Filter(None, ["x"])(msg, record)
     obj = json.loads(_json_line(msg, record, 0.0))
     assert (obj["logger"], obj["message"], obj["lineno"]) == ("shop.db", "3 open", 42)
+
+
+async def test_tail_reads_an_encrypted_publisher_with_its_keys(
+    logger: logging.Logger, tail: Spawn, tmp_path: Path
+) -> None:
+    """--server-key and --secret-key let tail through a CURVE publisher's allow-list."""
+    from zmqlog import generate_keypair
+
+    server_public, server_secret = generate_keypair(tmp_path / "server", "server")
+    _, client_secret = generate_keypair(tmp_path / "clients", "tail")
+    async with LogPublisher(
+        "tcp://127.0.0.1:*",
+        logger=logger,
+        curve_secret_key_file=server_secret,
+        authorized_keys=tmp_path / "clients",
+    ) as pub:
+        proc = await tail(
+            pub.endpoint,
+            "--server-key",
+            str(server_public),
+            "--secret-key",
+            str(client_secret),
+            "--count",
+            "1",
+        )
+        await pub.wait_for_subscribers(1, timeout=10)
+        logger.info("secret stuff")
+        out, err = await finish(proc)
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["INFO | secret stuff"]
+
+
+async def test_tail_with_a_missing_key_file_says_which(tail: Spawn, tmp_path: Path) -> None:
+    """A key file that is not there is a one-line error naming it, exit code 2."""
+    missing = tmp_path / "nope.key"
+    proc = await tail("tcp://127.0.0.1:5999", "--server-key", str(missing))
+    _, err = await finish(proc)
+    assert proc.returncode == 2
+    assert str(missing) in err
+    assert len(err.strip().splitlines()) == 1

@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from zmqlog._security import add_curve_client_arguments, add_keys_parser
+
 __all__ = ["main"]
 
 
@@ -95,6 +97,7 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         metavar="SECONDS",
         help="exit with status 1 when no message arrives for SECONDS",
     )
+    add_curve_client_arguments(tail)
     how = tail.add_argument_group("how to show it")
     how.add_argument(
         "--json",
@@ -187,8 +190,6 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--requests", type=int, default=20, help="requests the sample service handles"
     )
-    from zmqlog._security import add_keys_parser
-
     add_keys_parser(commands)
     return parser
 
@@ -210,6 +211,8 @@ def _tail(args: argparse.Namespace) -> int:
         align=args.align,
         color=args.color,
         timeout=args.timeout,
+        curve_server_key_file=args.curve_server_key_file,
+        curve_secret_key_file=args.curve_secret_key_file,
     )
     return run_tail(options, sys.stdout, sys.stderr)
 

@@ -17,6 +17,7 @@ import zmq
 
 from zmqlog._endpoints import endpoint_error
 from zmqlog._subscriber import LogMessage, LogSubscriber
+from zmqlog.exceptions import ZmqlogError
 
 __all__ = ["TailOptions", "level_number", "run_tail"]
 
@@ -51,6 +52,8 @@ class TailOptions:
     align: bool = False
     color: bool | None = None
     timeout: float | None = None
+    curve_server_key_file: str | None = None
+    curve_secret_key_file: str | None = None
 
 
 def level_number(name: str) -> int | None:
@@ -169,7 +172,17 @@ def _json_line(message: LogMessage, record: logging.LogRecord | None, received: 
 
 
 async def _tail(options: TailOptions, out: TextIO, err: TextIO) -> int:
-    sub = LogSubscriber(options.endpoints, topics=options.topics, bind=options.bind)
+    try:
+        sub = LogSubscriber(
+            options.endpoints,
+            topics=options.topics,
+            bind=options.bind,
+            curve_server_key_file=options.curve_server_key_file,
+            curve_secret_key_file=options.curve_secret_key_file,
+        )
+    except ZmqlogError as error:  # a missing or malformed key file, a key without its pair
+        print(f"zmqlog tail: {error}", file=err)
+        return 2
     try:
         sub.open()
     except zmq.ZMQError as error:
