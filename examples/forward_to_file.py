@@ -4,8 +4,9 @@
 
     python examples/forward_to_file.py --endpoint tcp://127.0.0.1:5555 --file remote.log
 
-The subscriber runs on the event loop; the file is written by a ``QueueListener``
-thread, so a slow disk never stalls the loop.
+The subscriber runs on the event loop and hands each record to a ``QueueHandler``; the
+file is written by a ``QueueListener`` thread, so a slow disk never stalls the loop.
+Publishers using ``wire_format="json"`` arrive with their own records intact.
 """
 
 from __future__ import annotations
@@ -21,22 +22,6 @@ from pathlib import Path
 import zmqlog
 
 
-def as_record(message: zmqlog.LogMessage) -> logging.LogRecord:
-    """Rebuild a LogRecord from a text message: level and names come from its topic."""
-    # Once structured records land, `await sub.forward(handler)` replaces this function:
-    # it hands over the sender's own record (time, file, line, exception and all).
-    levelno = logging.getLevelName(message.level)
-    return logging.makeLogRecord(
-        {
-            "name": message.root_topic or "remote",
-            "levelname": message.level,
-            "levelno": levelno if isinstance(levelno, int) else logging.INFO,
-            "msg": message.text.rstrip("\n"),
-            "topic": message.subtopic,
-        }
-    )
-
-
 async def main(endpoint: str, path: Path, max_bytes: int, backups: int, count: int) -> None:
     to_file = logging.handlers.RotatingFileHandler(
         path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
@@ -45,14 +30,15 @@ async def main(endpoint: str, path: Path, max_bytes: int, backups: int, count: i
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, to_file)
     listener.start()
+    into_queue = logging.handlers.QueueHandler(records)
     try:
         async with zmqlog.LogSubscriber(endpoint) as sub:
-            seen = 0
-            async for message in sub:
-                records.put(as_record(message))
-                seen += 1
-                if seen == count:
-                    break
+            if not count:
+                await sub.forward(into_queue)  # every record, until Ctrl-C
+            for _ in range(count):
+                # The sender's own record for JSON publishers (time, file, line,
+                # traceback); for text ones a record built from topic and text.
+                into_queue.handle((await sub.receive()).record)
     finally:
         await asyncio.to_thread(listener.stop)  # writes what is queued, joins the thread
         to_file.close()

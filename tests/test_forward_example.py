@@ -44,3 +44,36 @@ async def test_forwarded_records_land_in_the_file(logger: logging.Logger, tmp_pa
     assert first.endswith(" INFO     shop: order 7 shipped")
     assert " ERROR    shop: ERROR test_forward_example.py:" in second
     assert second.endswith("- card declined - None")  # pyzmq's ERROR format adds exc_info
+
+
+async def test_json_publishers_arrive_with_their_own_records(
+    logger: logging.Logger, tmp_path: Path
+) -> None:
+    """From a JSON publisher the file shows the sender's logger name and plain message."""
+    log_file = tmp_path / "remote.log"
+    async with LogPublisher(
+        "tcp://127.0.0.1:*", root_topic="shop", logger=logger, wire_format="json"
+    ) as pub:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(ROOT / "examples" / "forward_to_file.py"),
+            "--endpoint",
+            pub.endpoint,
+            "--file",
+            str(log_file),
+            "--count",
+            "1",
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await pub.wait_for_subscribers(1, timeout=20)
+            logger.warning("payments::card %s declined", "x")
+            with anyio.fail_after(20):
+                _, err = await proc.communicate()
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == 0, err
+    (line,) = log_file.read_text(encoding="utf-8").splitlines()
+    assert line.endswith(f" WARNING  {logger.name}: card x declined")
