@@ -104,6 +104,9 @@ def _records() -> list[logging.LogRecord]:
         make_record("oops %s", "now", level=logging.ERROR, exc_info=exc),
         make_record(_Shape(), level=logging.CRITICAL),
         make_record("list %s", [1, 2]),
+        make_record("100%% of %s", "ünïcode"),
+        make_record("50% raw: no args, no formatting"),
+        make_record("tuple arg %s", (1, 2)),
     ]
 
 
