@@ -496,12 +496,14 @@ class AsyncPUBHandler(logging.Handler):
         ``emit()`` is thread-safe by construction, so the per-record lock that
         ``logging.Handler.handle`` takes would only add cost.
         """
-        rv = self.filter(record)
-        if isinstance(rv, logging.LogRecord):
-            record = rv
-        if rv:
-            self.emit(record)
-        return bool(rv)
+        if self.filters:
+            rv = self.filter(record)
+            if not rv:
+                return False
+            if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
+                record = rv
+        self.emit(record)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         """Queue *record* for the drain task and return at once.
@@ -527,13 +529,17 @@ class AsyncPUBHandler(logging.Handler):
                     pass  # the drain task emptied it meanwhile
                 else:
                     self._drop(1)
-            fmt = self._resolved.get(record.levelno) or self.formatter_for(record.levelno)
+            fmt = self._resolved.get(record.levelno)
+            if fmt is None:
+                fmt = self.formatter_for(record.levelno)
             if self._json:
                 record = snapshot_extras(record)  # extras travel too, as they are now
-            if type(record.msg) is str and (not record.args or _args_are_immutable(record.args)):
-                queue.append((record, False, self._root_topic, fmt))
+            args = record.args
+            if type(record.msg) is not str or (args and not _args_are_immutable(args)):
+                record = _snapshot(record)
+                queue.append((record, True, self._root_topic, fmt))
             else:
-                queue.append((_snapshot(record), True, self._root_topic, fmt))
+                queue.append((record, False, self._root_topic, fmt))
             if self._idle:
                 self._wake_up()
             elif self._task is None and asyncio._get_running_loop() is not None:
