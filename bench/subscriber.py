@@ -100,12 +100,12 @@ def json_frames(module: ModuleType | None) -> list[list[bytes]]:
     encode = getattr(_wire(module), "encode_json", None)
     if encode is None:
         raise Skipped("zmqlog.wire has no encode_json(); cannot make JSON frames")
-    try:
-        return [list(encode(r)) for r in _records()]
-    except TypeError as exc:  # other exceptions are encoder bugs: reported as errors
-        raise Skipped(
-            f"zmqlog.wire.encode_json(record) is not callable as expected: {exc}"
-        ) from exc
+    wire = _wire(module)
+    publisher = wire.new_publisher_id()
+    return [
+        list(encode(r, None, "", publisher=publisher, seq=seq))
+        for seq, r in enumerate(_records())
+    ]
 
 
 @dataclass

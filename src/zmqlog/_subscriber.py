@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, NamedTuple, NoReturn, cast
@@ -32,6 +32,11 @@ else:  # pragma: no cover - Python 3.10
     from typing_extensions import Self
 
 __all__ = ["LogMessage", "LogSubscriber", "SubscriberStats"]
+
+# pyzmq's compiled recv and getsockopt, under its Python wrappers: per message the
+# wrappers cost more than the calls (see bench/subscriber.py).
+_recv: Callable[..., bytes] = getattr(zmq.backend, "Socket", zmq.Socket).recv
+_get: Callable[..., Any] = getattr(zmq.backend, "Socket", zmq.Socket).get
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +199,7 @@ class LogSubscriber:
         self._revivals: dict[str, asyncio.TimerHandle] = {}
         self._readable = asyncio.Event()
         self._received = 0
+        self._parsed_topics: dict[bytes, tuple[str, str, str, str]] = {}
         self._invalid = 0
         self._gaps = 0
         # Gaps are only meaningful when every message is subscribed to.
@@ -324,9 +330,6 @@ class LogSubscriber:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> LogMessage:
-        return await self.receive()
-
     async def receive(self) -> LogMessage:
         """Wait for the next well-formed message and return it.
 
@@ -342,38 +345,58 @@ class LogSubscriber:
         if self._receiving:
             raise UsageError("another task is already receiving from this LogSubscriber")
         self._receiving = True
+        recv, get = _recv, _get
         try:
             while True:
                 try:
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                    topic = recv(sock, zmq.NOBLOCK)
                 except zmq.Again:
                     self._readable.clear()
                     if events(sock) & zmq.POLLIN:
                         continue
                     await self._readable.wait()
+                    if self._closed:
+                        raise ClosedResourceError("this LogSubscriber was closed") from None
                     continue
-                message = self._decode(frames)
+                # The parts of a message arrive together, so the rest is there already.
+                if not get(sock, zmq.RCVMORE):
+                    self._invalid += 1
+                    continue
+                payload = recv(sock, zmq.NOBLOCK)
+                if get(sock, zmq.RCVMORE):
+                    while get(sock, zmq.RCVMORE):
+                        recv(sock, zmq.NOBLOCK)
+                    self._invalid += 1
+                    continue
+                message = self._decode_parts(topic, payload)
                 if message is not None:
                     self._received += 1
                     return message
         finally:
             self._receiving = False
 
+    __anext__ = receive
+
     def _decode(self, frames: list[bytes]) -> LogMessage | None:
         if len(frames) != 2:
             self._invalid += 1
             return None
-        raw_topic, payload = frames
-        topic = raw_topic.decode("utf-8", "replace")
-        root, level, subtopic = parse_topic(topic, self._root_topic)
+        return self._decode_parts(frames[0], frames[1])
+
+    def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
+        parsed = self._parsed_topics.get(raw_topic)
+        if parsed is None:
+            # Publishers use few distinct topics: parse each once (bounded memory).
+            if len(self._parsed_topics) >= 4096:
+                self._parsed_topics.clear()
+            text_topic = raw_topic.decode("utf-8", "replace")
+            parsed = (text_topic, *parse_topic(text_topic, self._root_topic))
+            self._parsed_topics[raw_topic] = parsed
+        topic, root, level, subtopic = parsed
         if self._text_only or (payload[:1] != b"{" and not self._json_only):
+            # Positional: measurably cheaper than keywords for a frozen dataclass.
             return LogMessage(
-                topic=topic,
-                level=level,
-                subtopic=subtopic,
-                text=payload.decode("utf-8", "replace"),
-                root_topic=root,
-                payload=payload,
+                topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
             )
         obj = load_json_object(payload)
         if obj is None or JSON_MARKER not in obj:
@@ -450,6 +473,7 @@ class LogSubscriber:
 
     def _close(self) -> None:
         self._closed = True
+        self._readable.set()  # a receiver waiting on the socket raises ClosedResourceError
         for timer in self._revivals.values():
             timer.cancel()
         self._revivals.clear()
