@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import anyio
+import pytest
 import zmq
 
-from zmqlog import LogPublisher, LogSubscriber
+from zmqlog import ClosedResourceError, LogPublisher, LogSubscriber
 
 SCRIPT = Path(__file__).parent / "scripts" / "exit_paths.py"
 
@@ -86,3 +87,16 @@ async def test_subscriber_survives_a_killed_publisher_and_hears_its_successor(
                     pass  # what the killed child had already sent
     assert first.text.startswith("exit ")
     assert message.text == "the successor speaks\n"
+
+
+async def test_closing_wakes_a_waiting_receiver(
+    context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """A task blocked in receive() gets ClosedResourceError when the subscriber closes."""
+    sub = LogSubscriber("inproc://nobody", context=context)
+    await sub.__aenter__()
+    waiting = asyncio.create_task(sub.receive())
+    await asyncio.sleep(0)  # let it start waiting on the socket
+    await sub.aclose()
+    with anyio.fail_after(5), pytest.raises(ClosedResourceError):
+        await waiting
