@@ -564,16 +564,21 @@ class AsyncPUBHandler(logging.Handler):
 
     def _wake_up(self) -> None:
         self._idle = False
+        self._signal()
+
+    def _signal(self) -> bool:
+        """Wake the drain task from any thread; False if its loop is gone."""
         loop, wake = self._loop, self._wake
         if loop is None or wake is None:
-            return
+            return False
         if threading.get_ident() == self._loop_thread:
             wake.set()
-        else:
-            try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:
-                pass  # the loop closed under us; the records wait for close() or a new loop
+            return True
+        try:
+            loop.call_soon_threadsafe(wake.set)
+        except RuntimeError:
+            return False  # the loop closed under us; records wait for close() or a new loop
+        return True
 
     # -- the loop's side ------------------------------------------------------------
 
@@ -956,19 +961,15 @@ class AsyncPUBHandler(logging.Handler):
         (at most ``flush_timeout`` seconds) for it to finish.
         """
         self._closed = True
-        task, loop, wake = self._task, self._loop, self._wake
-        if task is not None and loop is not None and wake is not None and not loop.is_closed():
+        task, loop = self._task, self._loop
+        signalled = False
+        if task is not None and loop is not None and not loop.is_closed():
             self._begin_stop(self._flush_timeout)
-            if threading.get_ident() == self._loop_thread:
-                wake.set()
-            else:
-                try:
-                    loop.call_soon_threadsafe(wake.set)
-                except RuntimeError:
-                    pass  # the loop closed meanwhile; nothing will run the task
-                else:
-                    self._drained.wait(self._flush_timeout + 1.0)
-        elif not self._socket_closed:
+            on_loop_thread = threading.get_ident() == self._loop_thread
+            signalled = self._signal()
+            if signalled and not on_loop_thread:
+                self._drained.wait(self._flush_timeout + 1.0)
+        if not signalled and not self._socket_closed:  # no drain task will run again
             self._flush_blocking(self._flush_timeout)
             self._abandon_leftovers("the socket did not take them before close")
             self._close_socket()
