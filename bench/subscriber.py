@@ -103,8 +103,7 @@ def json_frames(module: ModuleType | None) -> list[list[bytes]]:
     wire = _wire(module)
     publisher = wire.new_publisher_id()
     return [
-        list(encode(r, None, "", publisher=publisher, seq=seq))
-        for seq, r in enumerate(_records())
+        list(encode(r, None, "", publisher=publisher, seq=seq)) for seq, r in enumerate(_records())
     ]
 
 
