@@ -33,6 +33,8 @@ import secrets
 import socket
 from collections.abc import Mapping
 from itertools import accumulate
+from json.encoder import encode_basestring
+from operator import itemgetter
 from typing import Any, Final, Literal, NamedTuple
 
 __all__ = [
@@ -298,12 +300,16 @@ def _jsonable(value: object, depth: int, budget: list[int]) -> Any:
     if isinstance(value, (dict, list, tuple)) and depth < MAX_JSON_DEPTH and budget[0] > 0:
         budget[0] -= 1
         depth += 1
+        # Strings, booleans and None are the commonest items: skip the call for them.
+        passed = _PASSED_AS_THEY_ARE
         if isinstance(value, dict):
             return {
-                key if type(key) is str else _safe_repr(key): _jsonable(item, depth, budget)
+                key if type(key) is str else _safe_repr(key): (
+                    item if type(item) in passed else _jsonable(item, depth, budget)
+                )
                 for key, item in value.items()
             }
-        return [_jsonable(item, depth, budget) for item in value]
+        return [item if type(item) in passed else _jsonable(item, depth, budget) for item in value]
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -313,6 +319,10 @@ def _jsonable(value: object, depth: int, budget: list[int]) -> Any:
     if isinstance(value, str):
         return str.__str__(value)
     return _safe_repr(value)
+
+
+# Values of these exact types are JSON as they are, whatever their value.
+_PASSED_AS_THEY_ARE: Final = frozenset({str, bool, type(None)})
 
 
 def _safe_repr(value: object) -> str:
@@ -393,7 +403,10 @@ def encode_json(
     """
     # One atomic copy: another handler may add attributes while this runs on the loop.
     attrs = record.__dict__.copy()
-    subtopic, rest = split_subtopic(str(attrs.get("msg")))
+    msg = attrs.get("msg")
+    subtopic, delim, rest = (msg if type(msg) is str else str(msg)).partition(TOPIC_DELIM)
+    if not delim:
+        subtopic, rest = "", subtopic
     args = attrs.get("args")
     message = rest % args if args else rest
     exc_text = attrs.get("exc_text")
@@ -402,6 +415,152 @@ def encode_json(
         # What Formatter.format does, so an ordinary Formatter renders the rebuilt
         # record's traceback exactly as it would have rendered the original's.
         exc_text = (formatter or _PLAIN_FORMATTER).formatException(exc_info)
+    levelname: str = attrs.get("levelname")  # type: ignore[assignment]  # checked below
+    text = _typical_payload(attrs, message, exc_text, publisher, seq)
+    if text is None:
+        text, levelname = _any_payload(attrs, message, exc_text, publisher, seq)
+        if type(levelname) is not str:
+            levelname = str(levelname)  # as the payload has it
+    # A lone surrogate becomes the JSON escape "\udcxx", so the bytes stay UTF-8.
+    payload = text.encode("utf-8", "backslashreplace")
+    if not subtopic:
+        topic = _TOPICS.get((root_topic, levelname))
+        if topic is not None:
+            return topic, payload
+    topic = join_topic(root_topic, levelname, subtopic).encode("utf-8", "replace")
+    if not subtopic and len(_TOPICS) < 1024:
+        _TOPICS[(root_topic, levelname)] = topic
+    return topic, payload
+
+
+# Topic frames of records without a subtopic, by root topic and level name: a
+# publisher uses only a few (bounded, in case of one made-up level name per record).
+_TOPICS: Final[dict[tuple[str, str], bytes]] = {}
+
+# The encoder json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
+# allow_nan=False) makes on every call, made once. Its input is always made by
+# _jsonable (fresh, acyclic, at most MAX_JSON_DEPTH deep), so no cycle check is needed.
+_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+)
+
+# The standard fields whose types a record made by logging always has, and those types:
+# a record of this shape is written by _typical_payload without converting anything.
+_TYPICAL_FIELDS: Final = itemgetter(
+    "name",
+    "levelno",
+    "levelname",
+    "created",
+    "msecs",
+    "relativeCreated",
+    "pathname",
+    "filename",
+    "module",
+    "lineno",
+    "funcName",
+    "process",
+    "processName",
+    "thread",
+    "threadName",
+)
+_TYPICAL_TYPES: Final = (
+    str,
+    int,
+    str,
+    float,
+    float,
+    float,
+    str,
+    str,
+    str,
+    int,
+    str,
+    int,
+    str,
+    int,
+    str,
+)
+_STR_OR_NONE: Final = frozenset({str, type(None)})
+
+# The start of a payload, up to and including "seq":, per publisher (bounded).
+_ENVELOPES: Final[dict[PublisherId, str]] = {}
+
+
+def _envelope(publisher: PublisherId) -> str:
+    envelope = _ENVELOPES.get(publisher)
+    if envelope is None:
+        ident = {"host": publisher.host, "pid": publisher.pid, "id": publisher.id}
+        envelope = f'{{"{JSON_MARKER}":{JSON_VERSION},"publisher":{_ENCODER.encode(ident)},"seq":'
+        if len(_ENVELOPES) >= 64:
+            _ENVELOPES.clear()
+        _ENVELOPES[publisher] = envelope
+    return envelope
+
+
+def _extra_json(attrs: dict[str, Any]) -> str:
+    """The ``extra`` object: every attribute that is not one of the record's own."""
+    if _RECORD_ATTRS.issuperset(attrs):
+        return "{}"
+    budget = [_NODE_BUDGET]
+    return _ENCODER.encode(
+        {
+            key: _jsonable(value, 2, budget)
+            for key, value in attrs.items()
+            if key not in _RECORD_ATTRS
+        }
+    )
+
+
+def _typical_payload(
+    attrs: dict[str, Any], message: str, exc_text: object, publisher: PublisherId, seq: int
+) -> str | None:
+    """The payload text of a record whose fields have the types logging gives them, or None.
+
+    Writes exactly what :func:`_any_payload` writes for such a record, field by field,
+    without building the object first; None sends the record the careful way.
+    """
+    try:
+        values = _TYPICAL_FIELDS(attrs)
+    except KeyError:
+        return None
+    if tuple(map(type, values)) != _TYPICAL_TYPES or type(seq) is not int:
+        return None
+    (name, levelno, levelname, created, msecs, relative, pathname, filename, module, lineno,
+     func_name, process, process_name, thread, thread_name) = values  # fmt: skip
+    task_name = attrs.get("taskName")
+    stack_info = attrs.get("stack_info")
+    if not (
+        -_INT64 <= levelno < _INT64
+        and -_INT64 <= lineno < _INT64
+        and -_INT64 <= process < _INT64
+        and -_INT64 <= thread < _INT64
+        and math.isfinite(created)
+        and math.isfinite(msecs)
+        and math.isfinite(relative)
+        and _STR_OR_NONE.issuperset((type(task_name), type(exc_text), type(stack_info)))
+    ):
+        return None
+    q = encode_basestring
+    return (
+        f"{_envelope(publisher)}{seq},"
+        f'"name":{q(name)},"levelno":{levelno},"levelname":{q(levelname)},'
+        f'"message":{q(message)},"created":{created!r},"msecs":{msecs!r},'
+        f'"relativeCreated":{relative!r},"pathname":{q(pathname)},'
+        f'"filename":{q(filename)},"module":{q(module)},"lineno":{lineno},'
+        f'"funcName":{q(func_name)},"process":{process},"processName":{q(process_name)},'
+        f'"thread":{thread},"threadName":{q(thread_name)},'
+        f'"taskName":{"null" if task_name is None else q(task_name)},'
+        f'"exc_text":{"null" if exc_text is None else q(exc_text)},'  # type: ignore[arg-type]
+        f'"stack_info":{"null" if stack_info is None else q(stack_info)},'
+        f'"extra":{_extra_json(attrs)}}}'
+    )
+
+
+def _any_payload(
+    attrs: dict[str, Any], message: str, exc_text: object, publisher: PublisherId, seq: int
+) -> tuple[str, Any]:
+    """The payload text of any record, each field converted by :func:`_jsonable`, and
+    the level name as written in it."""
     budget = [_NODE_BUDGET]
     obj: dict[str, Any] = {
         JSON_MARKER: JSON_VERSION,
@@ -409,18 +568,16 @@ def encode_json(
         "seq": seq,
     }
     for key in _STANDARD_FIELDS:
-        obj[key] = _jsonable(attrs.get(key), 1, budget)
-    obj["message"] = message
-    obj["exc_text"] = _jsonable(exc_text, 1, budget)
+        if key == "message":
+            obj[key] = message
+        elif key == "exc_text":
+            obj[key] = _jsonable(exc_text, 1, budget)
+        else:
+            obj[key] = _jsonable(attrs.get(key), 1, budget)
     obj["extra"] = {
         key: _jsonable(value, 2, budget) for key, value in attrs.items() if key not in _RECORD_ATTRS
     }
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    # A lone surrogate becomes the JSON escape "\udcxx", so the bytes stay UTF-8.
-    payload = text.encode("utf-8", "backslashreplace")
-    levelname = obj["levelname"] if type(obj["levelname"]) is str else str(obj["levelname"])
-    topic = join_topic(root_topic, levelname, subtopic)
-    return topic.encode("utf-8", "replace"), payload
+    return _ENCODER.encode(obj), obj["levelname"]
 
 
 _PLAIN_FORMATTER: Final = logging.Formatter()
