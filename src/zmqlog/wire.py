@@ -31,7 +31,7 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import accumulate
 from json.encoder import encode_basestring
 from operator import itemgetter
@@ -614,6 +614,16 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+# Every JSON number token with up to 18 digits is an integer within 64 bits, which
+# _parse_int accepts: a payload without a run of 19 digits (inside strings or not) is
+# parsed without calling it per integer.
+_DIGITS_AS_ZERO: Final = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_DIGIT_RUN: Final = b"0" * 19
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+_CAREFUL_DECODER: Final = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
 def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
     """Parse *payload* as one JSON object; return None for anything else. Never raises.
 
@@ -626,9 +636,18 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
     try:
         if _nesting_depth(payload) > MAX_JSON_DEPTH:
             return None
-        obj = json.loads(
-            payload.decode("utf-8"), parse_int=_parse_int, parse_constant=_reject_constant
-        )
+        text = payload.decode("utf-8")
+        if _LONG_DIGIT_RUN in payload.translate(_DIGITS_AS_ZERO):
+            obj = _CAREFUL_DECODER.decode(text)
+        else:
+            try:
+                # What decode() does, minus its whitespace handling: a payload is
+                # exactly one object, as zmqlog writes it.
+                obj, end = _SCAN(text, 0)
+            except StopIteration:
+                end = -1
+            if end != len(text):
+                obj = _DECODER.decode(text)  # leading or trailing whitespace, or an error
     except (ValueError, RecursionError, MemoryError):
         return None  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
     return obj if type(obj) is dict else None
@@ -641,39 +660,29 @@ _MAX_ID: Final = 64
 # time functions (and so Formatter.formatTime) work.
 _MAX_CREATED: Final = 32_503_680_000.0
 
-# (field, kind, required): kind "int", "float" (a JSON int is accepted too) or "str".
-_FIELD_KINDS: Final = (
-    ("name", "str", True),
-    ("levelno", "int", True),
-    ("levelname", "str", True),
-    ("message", "str", True),
-    ("created", "float", True),
-    ("msecs", "float", False),
-    ("relativeCreated", "float", False),
-    ("pathname", "str", False),
-    ("filename", "str", False),
-    ("module", "str", False),
-    ("lineno", "int", False),
-    ("funcName", "str", False),
-    ("process", "int", False),
-    ("processName", "str", False),
-    ("thread", "int", False),
-    ("threadName", "str", False),
-    ("taskName", "str", False),
-    ("exc_text", "str", False),
-    ("stack_info", "str", False),
+_OPTIONAL_STR_FIELDS: Final = (
+    "pathname",
+    "filename",
+    "module",
+    "funcName",
+    "processName",
+    "threadName",
+    "taskName",
+    "exc_text",
+    "stack_info",
 )
 
 
-def _checked(value: object, kind: str) -> tuple[bool, object]:
-    if kind == "str":
-        return type(value) is str, value
-    if kind == "int":
-        return type(value) is int and -_INT64 <= value < _INT64, value
-    if type(value) is int or type(value) is float:
-        number = float(value)
-        return math.isfinite(number), number
-    return False, value
+def _optional_float(value: object) -> float | bool | None:
+    """*value* as a float, None if absent; False if it is not a finite number."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else False  # type: ignore[arg-type,return-value]
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]  # ints are bounded by the parser
+    return False
 
 
 def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -686,42 +695,45 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     ``publisher`` becomes a :class:`PublisherId` and ``seq`` an int, or both None
     when the message carries no valid pair. Never raises.
     """
-    version = obj.get(JSON_MARKER)
+    get = obj.get
+    version = get(JSON_MARKER)
     if type(version) is not int or version != JSON_VERSION:
         return None
-    fields: dict[str, Any] = {"version": version}
-    for key, kind, required in _FIELD_KINDS:
-        value = obj.get(key)
-        if value is None:
-            if required:
-                return None
-            fields[key] = None
-            continue
-        ok, value = _checked(value, kind)
-        if not ok:
-            return None
-        fields[key] = value
-    created = fields["created"]
-    if not 0.0 <= created <= _MAX_CREATED:
+    name, levelno, levelname, message = (
+        get("name"),
+        get("levelno"),
+        get("levelname"),
+        get("message"),
+    )
+    if type(name) is not str or type(levelname) is not str or type(message) is not str:
         return None
-    msecs = fields["msecs"]
+    if type(levelno) is not int or not -_INT64 <= levelno < _INT64:
+        return None
+    created = _optional_float(get("created"))
+    if created is None or created is False or not 0.0 <= created <= _MAX_CREATED:
+        return None
+    texts = tuple(map(get, _OPTIONAL_STR_FIELDS))
+    if not _STR_OR_NONE.issuperset(map(type, texts)):
+        return None
+    lineno, process, thread = get("lineno"), get("process"), get("thread")
+    if lineno is not None and (type(lineno) is not int or not -_INT64 <= lineno < _INT64):
+        return None
+    if process is not None and (type(process) is not int or not -_INT64 <= process < _INT64):
+        return None
+    if thread is not None and (type(thread) is not int or not -_INT64 <= thread < _INT64):
+        return None
+    msecs = _optional_float(get("msecs"))
+    relative = _optional_float(get("relativeCreated"))
+    if msecs is False or relative is False:
+        return None
     if msecs is None or not 0.0 <= msecs < 1000.0:
-        fields["msecs"] = float(int((created - int(created)) * 1000))
-    if fields["relativeCreated"] is None:
-        fields["relativeCreated"] = 0.0
-    if fields["lineno"] is None:
-        fields["lineno"] = 0
-    for key in ("pathname", "filename", "module"):
-        if fields[key] is None:
-            fields[key] = ""
-    extra = obj.get("extra")
+        msecs = float(int((created - int(created)) * 1000))
+    extra = get("extra")
     if extra is None:
         extra = {}
     elif type(extra) is not dict:
         return None
-    fields["extra"] = extra
-    publisher, seq = obj.get("publisher"), obj.get("seq")
-    fields["publisher"] = fields["seq"] = None
+    publisher, seq = get("publisher"), get("seq")
     if publisher is not None or seq is not None:
         if type(publisher) is not dict or type(seq) is not int or not 0 <= seq < _INT64:
             return None
@@ -730,9 +742,35 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
             return None
         if len(host) > _MAX_HOST or len(ident) > _MAX_ID:
             return None  # subscribers remember identities: keep each one small
-        fields["publisher"] = PublisherId(host, pid, ident)
-        fields["seq"] = seq
-    return fields
+        publisher = _new_tuple(PublisherId, (host, pid, ident))  # PublisherId(), minus a call
+    pathname, filename, module, func_name, process_name, thread_name, task_name, exc_text, stack = (
+        texts
+    )
+    return {
+        "version": version,
+        "name": name,
+        "levelno": levelno,
+        "levelname": levelname,
+        "message": message,
+        "created": created,
+        "msecs": msecs,
+        "relativeCreated": 0.0 if relative is None else relative,
+        "pathname": "" if pathname is None else pathname,
+        "filename": "" if filename is None else filename,
+        "module": "" if module is None else module,
+        "lineno": 0 if lineno is None else lineno,
+        "funcName": func_name,
+        "process": process,
+        "processName": process_name,
+        "thread": thread,
+        "threadName": thread_name,
+        "taskName": task_name,
+        "exc_text": exc_text,
+        "stack_info": stack,
+        "extra": extra,
+        "publisher": publisher,
+        "seq": seq,
+    }
 
 
 def decode_json(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
@@ -760,6 +798,78 @@ def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
     ``__class__``, ...): they are left out of the record, and stay readable in
     ``fields["extra"]``.
     """
+    if not _REBUILD_IN_PLACE:
+        return _record_from_json_by_init(fields)
+    attrs = {
+        "name": fields["name"],
+        "msg": fields["message"],
+        "args": None,
+        "levelname": fields["levelname"],
+        "levelno": fields["levelno"],
+        "pathname": fields["pathname"],
+        "filename": fields["filename"],
+        "module": fields["module"],
+        "exc_info": None,
+        "exc_text": fields["exc_text"],
+        "stack_info": fields["stack_info"],
+        "lineno": fields["lineno"],
+        "funcName": fields["funcName"],
+        "created": fields["created"],
+        "msecs": fields["msecs"],
+        "relativeCreated": fields["relativeCreated"],
+        "thread": fields["thread"],
+        "threadName": fields["threadName"],
+        "processName": fields["processName"],
+        "process": fields["process"],
+        "taskName": fields["taskName"],
+    }
+    attrs.update(
+        {
+            key: value
+            for key, value in fields["extra"].items()
+            if key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
+        }
+    )
+    # LogRecord() with these arguments would compute all of this and more (the time,
+    # the thread, the process), only to have it replaced.
+    record: logging.LogRecord = _new_object(logging.LogRecord)
+    record.__dict__ = attrs
+    return record
+
+
+# Every attribute LogRecord() sets is set by record_from_json (checked here, as a later
+# Python may add one; then records are made by LogRecord() again).
+_REBUILT_ATTRS: Final = frozenset(
+    {
+        "name",
+        "msg",
+        "args",
+        "levelname",
+        "levelno",
+        "pathname",
+        "filename",
+        "module",
+        "exc_info",
+        "exc_text",
+        "stack_info",
+        "lineno",
+        "funcName",
+        "created",
+        "msecs",
+        "relativeCreated",
+        "thread",
+        "threadName",
+        "processName",
+        "process",
+        "taskName",
+    }
+)
+_REBUILD_IN_PLACE: Final = _BASE_ATTRS <= _REBUILT_ATTRS
+_new_object: Final = object.__new__
+_new_tuple: Final = tuple.__new__
+
+
+def _record_from_json_by_init(fields: Mapping[str, Any]) -> logging.LogRecord:
     record = logging.LogRecord(
         fields["name"],
         fields["levelno"],
