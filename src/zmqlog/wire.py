@@ -300,16 +300,23 @@ def _jsonable(value: object, depth: int, budget: list[int]) -> Any:
     if isinstance(value, (dict, list, tuple)) and depth < MAX_JSON_DEPTH and budget[0] > 0:
         budget[0] -= 1
         depth += 1
-        # Strings, booleans and None are the commonest items: skip the call for them.
+        # Texts, small integers, booleans and None are the commonest items: no call for them.
         passed = _PASSED_AS_THEY_ARE
         if isinstance(value, dict):
             return {
                 key if type(key) is str else _safe_repr(key): (
-                    item if type(item) in passed else _jsonable(item, depth, budget)
+                    item
+                    if type(item) in passed or (type(item) is int and -_INT64 <= item < _INT64)
+                    else _jsonable(item, depth, budget)
                 )
                 for key, item in value.items()
             }
-        return [item if type(item) in passed else _jsonable(item, depth, budget) for item in value]
+        return [
+            item
+            if type(item) in passed or (type(item) is int and -_INT64 <= item < _INT64)
+            else _jsonable(item, depth, budget)
+            for item in value
+        ]
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -348,10 +355,15 @@ def snapshot_extras(record: logging.LogRecord) -> logging.LogRecord:
     mutable = [key for key in attrs.keys() - _RECORD_ATTRS if type(attrs[key]) not in _JSON_SCALARS]
     if not mutable:
         return record
-    frozen = copy.copy(record)
     budget = [_NODE_BUDGET]
-    for key in mutable:
-        frozen.__dict__[key] = _jsonable(attrs[key], 2, budget)
+    changes = {key: _jsonable(attrs[key], 2, budget) for key in mutable}
+    if type(record) is logging.LogRecord:
+        # What copy.copy does for a LogRecord, without its generic machinery.
+        frozen: logging.LogRecord = _new_object(logging.LogRecord)
+        frozen.__dict__ = {**attrs, **changes}
+    else:
+        frozen = copy.copy(record)
+        frozen.__dict__.update(changes)
     return frozen
 
 
@@ -502,9 +514,10 @@ def _extra_json(attrs: dict[str, Any]) -> str:
     if _RECORD_ATTRS.issuperset(attrs):
         return "{}"
     budget = [_NODE_BUDGET]
+    passed = _PASSED_AS_THEY_ARE
     return _ENCODER.encode(
         {
-            key: _jsonable(value, 2, budget)
+            key: value if type(value) in passed else _jsonable(value, 2, budget)
             for key, value in attrs.items()
             if key not in _RECORD_ATTRS
         }
@@ -617,7 +630,10 @@ def _reject_constant(name: str) -> float:
 # Every JSON number token with up to 18 digits is an integer within 64 bits, which
 # _parse_int accepts: a payload without a run of 19 digits (inside strings or not) is
 # parsed without calling it per integer.
-_DIGITS_AS_ZERO: Final = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+# One translation serves both pre-checks: digits become "0", brackets that open "[".
+_MARKS: Final = bytes(
+    48 if 48 <= byte <= 57 else 91 if byte in b"[{" else 32 for byte in range(256)
+)
 _LONG_DIGIT_RUN: Final = b"0" * 19
 _DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
 _CAREFUL_DECODER: Final = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)
@@ -634,10 +650,11 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
     if len(payload) > max_bytes:
         return None
     try:
-        if _nesting_depth(payload) > MAX_JSON_DEPTH:
+        marks = payload.translate(_MARKS)
+        if marks.count(b"[") > MAX_JSON_DEPTH and _nesting_depth(payload) > MAX_JSON_DEPTH:
             return None
         text = payload.decode("utf-8")
-        if _LONG_DIGIT_RUN in payload.translate(_DIGITS_AS_ZERO):
+        if _LONG_DIGIT_RUN in marks:
             obj = _CAREFUL_DECODER.decode(text)
         else:
             try:
