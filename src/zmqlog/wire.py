@@ -34,6 +34,7 @@ import socket
 from collections.abc import Callable, Mapping
 from itertools import accumulate
 from json.encoder import encode_basestring
+from math import isfinite
 from operator import itemgetter
 from typing import Any, Final, Literal, NamedTuple
 
@@ -726,8 +727,12 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if type(levelno) is not int or not -_INT64 <= levelno < _INT64:
         return None
-    created = _optional_float(get("created"))
-    if created is None or created is False or not 0.0 <= created <= _MAX_CREATED:
+    created = get("created")
+    if type(created) is not float:
+        created = _optional_float(created)
+        if created is None or created is False:
+            return None
+    if not 0.0 <= created <= _MAX_CREATED:  # False for NaN too
         return None
     texts = tuple(map(get, _OPTIONAL_STR_FIELDS))
     if not _STR_OR_NONE.issuperset(map(type, texts)):
@@ -739,10 +744,15 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     if thread is not None and (type(thread) is not int or not -_INT64 <= thread < _INT64):
         return None
-    msecs = _optional_float(get("msecs"))
-    relative = _optional_float(get("relativeCreated"))
-    if msecs is False or relative is False:
-        return None
+    msecs, relative = get("msecs"), get("relativeCreated")
+    if type(msecs) is not float or not isfinite(msecs):
+        msecs = _optional_float(msecs)
+        if msecs is False:
+            return None
+    if type(relative) is not float or not isfinite(relative):
+        relative = _optional_float(relative)
+        if relative is False:
+            return None
     if msecs is None or not 0.0 <= msecs < 1000.0:
         msecs = float(int((created - int(created)) * 1000))
     extra = get("extra")
