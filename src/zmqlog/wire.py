@@ -548,9 +548,9 @@ def _typical_payload(
         and -_INT64 <= lineno < _INT64
         and -_INT64 <= process < _INT64
         and -_INT64 <= thread < _INT64
-        and math.isfinite(created)
-        and math.isfinite(msecs)
-        and math.isfinite(relative)
+        and isfinite(created)
+        and isfinite(msecs)
+        and isfinite(relative)
         and _STR_OR_NONE.issuperset((type(task_name), type(exc_text), type(stack_info)))
     ):
         return None
@@ -628,10 +628,11 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-# Every JSON number token with up to 18 digits is an integer within 64 bits, which
-# _parse_int accepts: a payload without a run of 19 digits (inside strings or not) is
-# parsed without calling it per integer.
-# One translation serves both pre-checks: digits become "0", brackets that open "[".
+# Both pre-parse checks read one translation of the payload: digits become "0", and
+# "[" and "{" become "[". Few opening brackets cannot nest too deeply, so only a
+# payload with more is scanned for its depth. And every integer of up to 18 digits is
+# within 64 bits, which _parse_int accepts anyway: a payload without a run of 19 digits
+# (inside strings or not) is parsed without calling it once per integer.
 _MARKS: Final = bytes(
     48 if 48 <= byte <= 57 else 91 if byte in b"[{" else 32 for byte in range(256)
 )
@@ -697,7 +698,7 @@ def _optional_float(value: object) -> float | bool | None:
         return None
     kind = type(value)
     if kind is float:
-        return value if math.isfinite(value) else False  # type: ignore[arg-type,return-value]
+        return value if isfinite(value) else False  # type: ignore[arg-type,return-value]
     if kind is int:
         return float(value)  # type: ignore[arg-type]  # ints are bounded by the parser
     return False
