@@ -500,13 +500,18 @@ _ENVELOPES: Final[dict[PublisherId, str]] = {}
 
 
 def _envelope(publisher: PublisherId) -> str:
-    envelope = _ENVELOPES.get(publisher)
-    if envelope is None:
-        ident = {"host": publisher.host, "pid": publisher.pid, "id": publisher.id}
-        envelope = f'{{"{JSON_MARKER}":{JSON_VERSION},"publisher":{_ENCODER.encode(ident)},"seq":'
-        if len(_ENVELOPES) >= 64:
-            _ENVELOPES.clear()
+    try:
+        return _ENVELOPES[publisher]
+    except (KeyError, TypeError):  # TypeError: a publisher with unhashable parts
+        pass
+    ident = {"host": publisher.host, "pid": publisher.pid, "id": publisher.id}
+    envelope = f'{{"{JSON_MARKER}":{JSON_VERSION},"publisher":{_ENCODER.encode(ident)},"seq":'
+    if len(_ENVELOPES) >= 64:
+        _ENVELOPES.clear()
+    try:
         _ENVELOPES[publisher] = envelope
+    except TypeError:
+        pass
     return envelope
 
 
