@@ -92,3 +92,13 @@ def test_loop_lag_benchmark_reports_every_case() -> None:
     rows = _rows(proc.stdout, cases)
     assert set(rows) == set(cases), proc.stdout
     assert not any("error" in row for row in rows.values()), proc.stdout
+
+
+@pytest.mark.timeout(20)
+def test_json_codec_benchmark_reports_every_record() -> None:
+    cases = ("plain", "args", "extra", "exc_info")
+    proc = _run("json_codec.py", "--n", "50", "--repeats", "1", timeout=18)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = _rows(proc.stdout, cases)
+    assert set(rows) == set(cases), proc.stdout
+    assert not any("error" in row for row in rows.values()), proc.stdout

@@ -411,13 +411,7 @@ class LogSubscriber:
                 return None
             self._count_gap(fields["publisher"], fields["seq"])
         return LogMessage(
-            topic=topic,
-            level=level,
-            subtopic=subtopic,
-            text=payload.decode("utf-8", "replace"),
-            root_topic=root,
-            payload=payload,
-            fields=fields,
+            topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
     def _count_gap(self, publisher: PublisherId | None, seq: int | None) -> None:

@@ -31,8 +31,11 @@ import os
 import re
 import secrets
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import accumulate
+from json.encoder import encode_basestring
+from math import isfinite
+from operator import itemgetter
 from typing import Any, Final, Literal, NamedTuple
 
 __all__ = [
@@ -298,12 +301,23 @@ def _jsonable(value: object, depth: int, budget: list[int]) -> Any:
     if isinstance(value, (dict, list, tuple)) and depth < MAX_JSON_DEPTH and budget[0] > 0:
         budget[0] -= 1
         depth += 1
+        # Texts, small integers, booleans and None are the commonest items: no call for them.
+        passed = _PASSED_AS_THEY_ARE
         if isinstance(value, dict):
             return {
-                key if type(key) is str else _safe_repr(key): _jsonable(item, depth, budget)
+                key if type(key) is str else _safe_repr(key): (
+                    item
+                    if type(item) in passed or (type(item) is int and -_INT64 <= item < _INT64)
+                    else _jsonable(item, depth, budget)
+                )
                 for key, item in value.items()
             }
-        return [_jsonable(item, depth, budget) for item in value]
+        return [
+            item
+            if type(item) in passed or (type(item) is int and -_INT64 <= item < _INT64)
+            else _jsonable(item, depth, budget)
+            for item in value
+        ]
     if isinstance(value, bool):
         return bool(value)
     if isinstance(value, int):
@@ -313,6 +327,10 @@ def _jsonable(value: object, depth: int, budget: list[int]) -> Any:
     if isinstance(value, str):
         return str.__str__(value)
     return _safe_repr(value)
+
+
+# Values of these exact types are JSON as they are, whatever their value.
+_PASSED_AS_THEY_ARE: Final = frozenset({str, bool, type(None)})
 
 
 def _safe_repr(value: object) -> str:
@@ -338,10 +356,15 @@ def snapshot_extras(record: logging.LogRecord) -> logging.LogRecord:
     mutable = [key for key in attrs.keys() - _RECORD_ATTRS if type(attrs[key]) not in _JSON_SCALARS]
     if not mutable:
         return record
-    frozen = copy.copy(record)
     budget = [_NODE_BUDGET]
-    for key in mutable:
-        frozen.__dict__[key] = _jsonable(attrs[key], 2, budget)
+    changes = {key: _jsonable(attrs[key], 2, budget) for key in mutable}
+    if type(record) is logging.LogRecord:
+        # What copy.copy does for a LogRecord, without its generic machinery.
+        frozen: logging.LogRecord = _new_object(logging.LogRecord)
+        frozen.__dict__ = {**attrs, **changes}
+    else:
+        frozen = copy.copy(record)
+        frozen.__dict__.update(changes)
     return frozen
 
 
@@ -393,7 +416,10 @@ def encode_json(
     """
     # One atomic copy: another handler may add attributes while this runs on the loop.
     attrs = record.__dict__.copy()
-    subtopic, rest = split_subtopic(str(attrs.get("msg")))
+    msg = attrs.get("msg")
+    subtopic, delim, rest = (msg if type(msg) is str else str(msg)).partition(TOPIC_DELIM)
+    if not delim:
+        subtopic, rest = "", subtopic
     args = attrs.get("args")
     message = rest % args if args else rest
     exc_text = attrs.get("exc_text")
@@ -402,6 +428,158 @@ def encode_json(
         # What Formatter.format does, so an ordinary Formatter renders the rebuilt
         # record's traceback exactly as it would have rendered the original's.
         exc_text = (formatter or _PLAIN_FORMATTER).formatException(exc_info)
+    levelname: str = attrs.get("levelname")  # type: ignore[assignment]  # checked below
+    text = _typical_payload(attrs, message, exc_text, publisher, seq)
+    if text is None:
+        text, levelname = _any_payload(attrs, message, exc_text, publisher, seq)
+        if type(levelname) is not str:
+            levelname = str(levelname)  # as the payload has it
+    # A lone surrogate becomes the JSON escape "\udcxx", so the bytes stay UTF-8.
+    payload = text.encode("utf-8", "backslashreplace")
+    if not subtopic:
+        topic = _TOPICS.get((root_topic, levelname))
+        if topic is not None:
+            return topic, payload
+    topic = join_topic(root_topic, levelname, subtopic).encode("utf-8", "replace")
+    if not subtopic and len(_TOPICS) < 1024:
+        _TOPICS[(root_topic, levelname)] = topic
+    return topic, payload
+
+
+# Topic frames of records without a subtopic, by root topic and level name: a
+# publisher uses only a few (bounded, in case of one made-up level name per record).
+_TOPICS: Final[dict[tuple[str, str], bytes]] = {}
+
+# The encoder json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
+# allow_nan=False) makes on every call, made once. Its input is always made by
+# _jsonable (fresh, acyclic, at most MAX_JSON_DEPTH deep), so no cycle check is needed.
+_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
+)
+
+# The standard fields whose types a record made by logging always has, and those types:
+# a record of this shape is written by _typical_payload without converting anything.
+_TYPICAL_FIELDS: Final = itemgetter(
+    "name",
+    "levelno",
+    "levelname",
+    "created",
+    "msecs",
+    "relativeCreated",
+    "pathname",
+    "filename",
+    "module",
+    "lineno",
+    "funcName",
+    "process",
+    "processName",
+    "thread",
+    "threadName",
+)
+_TYPICAL_TYPES: Final = (
+    str,
+    int,
+    str,
+    float,
+    float,
+    float,
+    str,
+    str,
+    str,
+    int,
+    str,
+    int,
+    str,
+    int,
+    str,
+)
+_STR_OR_NONE: Final = frozenset({str, type(None)})
+
+# The start of a payload, up to and including "seq":, per publisher (bounded).
+_ENVELOPES: Final[dict[PublisherId, str]] = {}
+
+
+def _envelope(publisher: PublisherId) -> str:
+    try:
+        return _ENVELOPES[publisher]
+    except (KeyError, TypeError):  # TypeError: a publisher with unhashable parts
+        pass
+    ident = {"host": publisher.host, "pid": publisher.pid, "id": publisher.id}
+    envelope = f'{{"{JSON_MARKER}":{JSON_VERSION},"publisher":{_ENCODER.encode(ident)},"seq":'
+    if len(_ENVELOPES) >= 64:
+        _ENVELOPES.clear()
+    try:
+        _ENVELOPES[publisher] = envelope
+    except TypeError:
+        pass
+    return envelope
+
+
+def _extra_json(attrs: dict[str, Any]) -> str:
+    """The ``extra`` object: every attribute that is not one of the record's own."""
+    if _RECORD_ATTRS.issuperset(attrs):
+        return "{}"
+    budget = [_NODE_BUDGET]
+    passed = _PASSED_AS_THEY_ARE
+    return _ENCODER.encode(
+        {
+            key: value if type(value) in passed else _jsonable(value, 2, budget)
+            for key, value in attrs.items()
+            if key not in _RECORD_ATTRS
+        }
+    )
+
+
+def _typical_payload(
+    attrs: dict[str, Any], message: str, exc_text: object, publisher: PublisherId, seq: int
+) -> str | None:
+    """The payload text of a record whose fields have the types logging gives them, or None.
+
+    Writes exactly what :func:`_any_payload` writes for such a record, field by field,
+    without building the object first; None sends the record the careful way.
+    """
+    try:
+        values = _TYPICAL_FIELDS(attrs)
+    except KeyError:
+        return None
+    if tuple(map(type, values)) != _TYPICAL_TYPES or type(seq) is not int:
+        return None
+    (name, levelno, levelname, created, msecs, relative, pathname, filename, module, lineno,
+     func_name, process, process_name, thread, thread_name) = values  # fmt: skip
+    task_name = attrs.get("taskName")
+    stack_info = attrs.get("stack_info")
+    if not (
+        -_INT64 <= levelno < _INT64
+        and -_INT64 <= lineno < _INT64
+        and -_INT64 <= process < _INT64
+        and -_INT64 <= thread < _INT64
+        and isfinite(created)
+        and isfinite(msecs)
+        and isfinite(relative)
+        and _STR_OR_NONE.issuperset((type(task_name), type(exc_text), type(stack_info)))
+    ):
+        return None
+    q = encode_basestring
+    return (
+        f"{_envelope(publisher)}{seq},"
+        f'"name":{q(name)},"levelno":{levelno},"levelname":{q(levelname)},'
+        f'"message":{q(message)},"created":{created!r},"msecs":{msecs!r},'
+        f'"relativeCreated":{relative!r},"pathname":{q(pathname)},'
+        f'"filename":{q(filename)},"module":{q(module)},"lineno":{lineno},'
+        f'"funcName":{q(func_name)},"process":{process},"processName":{q(process_name)},'
+        f'"thread":{thread},"threadName":{q(thread_name)},'
+        f'"taskName":{"null" if task_name is None else q(task_name)},'
+        f'"exc_text":{"null" if exc_text is None else q(exc_text)},'  # type: ignore[arg-type]
+        f'"stack_info":{"null" if stack_info is None else q(stack_info)},'
+        f'"extra":{_extra_json(attrs)}}}'
+    )
+
+
+def _any_payload(
+    attrs: dict[str, Any], message: str, exc_text: object, publisher: PublisherId, seq: int
+) -> tuple[str, Any]:
+    """The payload text of any record, each field converted by :func:`_jsonable`, and
+    the level name as written in it."""
     budget = [_NODE_BUDGET]
     obj: dict[str, Any] = {
         JSON_MARKER: JSON_VERSION,
@@ -409,18 +587,16 @@ def encode_json(
         "seq": seq,
     }
     for key in _STANDARD_FIELDS:
-        obj[key] = _jsonable(attrs.get(key), 1, budget)
-    obj["message"] = message
-    obj["exc_text"] = _jsonable(exc_text, 1, budget)
+        if key == "message":
+            obj[key] = message
+        elif key == "exc_text":
+            obj[key] = _jsonable(exc_text, 1, budget)
+        else:
+            obj[key] = _jsonable(attrs.get(key), 1, budget)
     obj["extra"] = {
         key: _jsonable(value, 2, budget) for key, value in attrs.items() if key not in _RECORD_ATTRS
     }
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    # A lone surrogate becomes the JSON escape "\udcxx", so the bytes stay UTF-8.
-    payload = text.encode("utf-8", "backslashreplace")
-    levelname = obj["levelname"] if type(obj["levelname"]) is str else str(obj["levelname"])
-    topic = join_topic(root_topic, levelname, subtopic)
-    return topic.encode("utf-8", "replace"), payload
+    return _ENCODER.encode(obj), obj["levelname"]
 
 
 _PLAIN_FORMATTER: Final = logging.Formatter()
@@ -457,6 +633,20 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
+# Both pre-parse checks read one translation of the payload: digits become "0", and
+# "[" and "{" become "[". Few opening brackets cannot nest too deeply, so only a
+# payload with more is scanned for its depth. And every integer of up to 18 digits is
+# within 64 bits, which _parse_int accepts anyway: a payload without a run of 19 digits
+# (inside strings or not) is parsed without calling it once per integer.
+_MARKS: Final = bytes(
+    48 if 48 <= byte <= 57 else 91 if byte in b"[{" else 32 for byte in range(256)
+)
+_LONG_DIGIT_RUN: Final = b"0" * 19
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+_CAREFUL_DECODER: Final = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
 def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
     """Parse *payload* as one JSON object; return None for anything else. Never raises.
 
@@ -467,11 +657,21 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
     if len(payload) > max_bytes:
         return None
     try:
-        if _nesting_depth(payload) > MAX_JSON_DEPTH:
+        marks = payload.translate(_MARKS)
+        if marks.count(b"[") > MAX_JSON_DEPTH and _nesting_depth(payload) > MAX_JSON_DEPTH:
             return None
-        obj = json.loads(
-            payload.decode("utf-8"), parse_int=_parse_int, parse_constant=_reject_constant
-        )
+        text = payload.decode("utf-8")
+        if _LONG_DIGIT_RUN in marks:
+            obj = _CAREFUL_DECODER.decode(text)
+        else:
+            try:
+                # What decode() does, minus its whitespace handling: a payload is
+                # exactly one object, as zmqlog writes it.
+                obj, end = _SCAN(text, 0)
+            except StopIteration:
+                end = -1
+            if end != len(text):
+                obj = _DECODER.decode(text)  # leading or trailing whitespace, or an error
     except (ValueError, RecursionError, MemoryError):
         return None  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
     return obj if type(obj) is dict else None
@@ -484,39 +684,29 @@ _MAX_ID: Final = 64
 # time functions (and so Formatter.formatTime) work.
 _MAX_CREATED: Final = 32_503_680_000.0
 
-# (field, kind, required): kind "int", "float" (a JSON int is accepted too) or "str".
-_FIELD_KINDS: Final = (
-    ("name", "str", True),
-    ("levelno", "int", True),
-    ("levelname", "str", True),
-    ("message", "str", True),
-    ("created", "float", True),
-    ("msecs", "float", False),
-    ("relativeCreated", "float", False),
-    ("pathname", "str", False),
-    ("filename", "str", False),
-    ("module", "str", False),
-    ("lineno", "int", False),
-    ("funcName", "str", False),
-    ("process", "int", False),
-    ("processName", "str", False),
-    ("thread", "int", False),
-    ("threadName", "str", False),
-    ("taskName", "str", False),
-    ("exc_text", "str", False),
-    ("stack_info", "str", False),
+_OPTIONAL_STR_FIELDS: Final = (
+    "pathname",
+    "filename",
+    "module",
+    "funcName",
+    "processName",
+    "threadName",
+    "taskName",
+    "exc_text",
+    "stack_info",
 )
 
 
-def _checked(value: object, kind: str) -> tuple[bool, object]:
-    if kind == "str":
-        return type(value) is str, value
-    if kind == "int":
-        return type(value) is int and -_INT64 <= value < _INT64, value
-    if type(value) is int or type(value) is float:
-        number = float(value)
-        return math.isfinite(number), number
-    return False, value
+def _optional_float(value: object) -> float | bool | None:
+    """*value* as a float, None if absent; False if it is not a finite number."""
+    if value is None:
+        return None
+    kind = type(value)
+    if kind is float:
+        return value if isfinite(value) else False  # type: ignore[arg-type,return-value]
+    if kind is int:
+        return float(value)  # type: ignore[arg-type]  # ints are bounded by the parser
+    return False
 
 
 def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -529,42 +719,54 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     ``publisher`` becomes a :class:`PublisherId` and ``seq`` an int, or both None
     when the message carries no valid pair. Never raises.
     """
-    version = obj.get(JSON_MARKER)
+    get = obj.get
+    version = get(JSON_MARKER)
     if type(version) is not int or version != JSON_VERSION:
         return None
-    fields: dict[str, Any] = {"version": version}
-    for key, kind, required in _FIELD_KINDS:
-        value = obj.get(key)
-        if value is None:
-            if required:
-                return None
-            fields[key] = None
-            continue
-        ok, value = _checked(value, kind)
-        if not ok:
-            return None
-        fields[key] = value
-    created = fields["created"]
-    if not 0.0 <= created <= _MAX_CREATED:
+    name, levelno, levelname, message = (
+        get("name"),
+        get("levelno"),
+        get("levelname"),
+        get("message"),
+    )
+    if type(name) is not str or type(levelname) is not str or type(message) is not str:
         return None
-    msecs = fields["msecs"]
+    if type(levelno) is not int or not -_INT64 <= levelno < _INT64:
+        return None
+    created = get("created")
+    if type(created) is not float:
+        created = _optional_float(created)
+        if created is None or created is False:
+            return None
+    if not 0.0 <= created <= _MAX_CREATED:  # False for NaN too
+        return None
+    texts = tuple(map(get, _OPTIONAL_STR_FIELDS))
+    if not _STR_OR_NONE.issuperset(map(type, texts)):
+        return None
+    lineno, process, thread = get("lineno"), get("process"), get("thread")
+    if lineno is not None and (type(lineno) is not int or not -_INT64 <= lineno < _INT64):
+        return None
+    if process is not None and (type(process) is not int or not -_INT64 <= process < _INT64):
+        return None
+    if thread is not None and (type(thread) is not int or not -_INT64 <= thread < _INT64):
+        return None
+    msecs, relative = get("msecs"), get("relativeCreated")
+    if type(msecs) is not float or not isfinite(msecs):
+        msecs = _optional_float(msecs)
+        if msecs is False:
+            return None
+    if type(relative) is not float or not isfinite(relative):
+        relative = _optional_float(relative)
+        if relative is False:
+            return None
     if msecs is None or not 0.0 <= msecs < 1000.0:
-        fields["msecs"] = float(int((created - int(created)) * 1000))
-    if fields["relativeCreated"] is None:
-        fields["relativeCreated"] = 0.0
-    if fields["lineno"] is None:
-        fields["lineno"] = 0
-    for key in ("pathname", "filename", "module"):
-        if fields[key] is None:
-            fields[key] = ""
-    extra = obj.get("extra")
+        msecs = float(int((created - int(created)) * 1000))
+    extra = get("extra")
     if extra is None:
         extra = {}
     elif type(extra) is not dict:
         return None
-    fields["extra"] = extra
-    publisher, seq = obj.get("publisher"), obj.get("seq")
-    fields["publisher"] = fields["seq"] = None
+    publisher, seq = get("publisher"), get("seq")
     if publisher is not None or seq is not None:
         if type(publisher) is not dict or type(seq) is not int or not 0 <= seq < _INT64:
             return None
@@ -573,9 +775,35 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
             return None
         if len(host) > _MAX_HOST or len(ident) > _MAX_ID:
             return None  # subscribers remember identities: keep each one small
-        fields["publisher"] = PublisherId(host, pid, ident)
-        fields["seq"] = seq
-    return fields
+        publisher = _new_tuple(PublisherId, (host, pid, ident))  # PublisherId(), minus a call
+    pathname, filename, module, func_name, process_name, thread_name, task_name, exc_text, stack = (
+        texts
+    )
+    return {
+        "version": version,
+        "name": name,
+        "levelno": levelno,
+        "levelname": levelname,
+        "message": message,
+        "created": created,
+        "msecs": msecs,
+        "relativeCreated": 0.0 if relative is None else relative,
+        "pathname": "" if pathname is None else pathname,
+        "filename": "" if filename is None else filename,
+        "module": "" if module is None else module,
+        "lineno": 0 if lineno is None else lineno,
+        "funcName": func_name,
+        "process": process,
+        "processName": process_name,
+        "thread": thread,
+        "threadName": thread_name,
+        "taskName": task_name,
+        "exc_text": exc_text,
+        "stack_info": stack,
+        "extra": extra,
+        "publisher": publisher,
+        "seq": seq,
+    }
 
 
 def decode_json(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
@@ -603,6 +831,78 @@ def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
     ``__class__``, ...): they are left out of the record, and stay readable in
     ``fields["extra"]``.
     """
+    if not _REBUILD_IN_PLACE:
+        return _record_from_json_by_init(fields)
+    attrs = {
+        "name": fields["name"],
+        "msg": fields["message"],
+        "args": None,
+        "levelname": fields["levelname"],
+        "levelno": fields["levelno"],
+        "pathname": fields["pathname"],
+        "filename": fields["filename"],
+        "module": fields["module"],
+        "exc_info": None,
+        "exc_text": fields["exc_text"],
+        "stack_info": fields["stack_info"],
+        "lineno": fields["lineno"],
+        "funcName": fields["funcName"],
+        "created": fields["created"],
+        "msecs": fields["msecs"],
+        "relativeCreated": fields["relativeCreated"],
+        "thread": fields["thread"],
+        "threadName": fields["threadName"],
+        "processName": fields["processName"],
+        "process": fields["process"],
+        "taskName": fields["taskName"],
+    }
+    attrs.update(
+        {
+            key: value
+            for key, value in fields["extra"].items()
+            if key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
+        }
+    )
+    # LogRecord() with these arguments would compute all of this and more (the time,
+    # the thread, the process), only to have it replaced.
+    record: logging.LogRecord = _new_object(logging.LogRecord)
+    record.__dict__ = attrs
+    return record
+
+
+# Every attribute LogRecord() sets is set by record_from_json (checked here, as a later
+# Python may add one; then records are made by LogRecord() again).
+_REBUILT_ATTRS: Final = frozenset(
+    {
+        "name",
+        "msg",
+        "args",
+        "levelname",
+        "levelno",
+        "pathname",
+        "filename",
+        "module",
+        "exc_info",
+        "exc_text",
+        "stack_info",
+        "lineno",
+        "funcName",
+        "created",
+        "msecs",
+        "relativeCreated",
+        "thread",
+        "threadName",
+        "processName",
+        "process",
+        "taskName",
+    }
+)
+_REBUILD_IN_PLACE: Final = _BASE_ATTRS <= _REBUILT_ATTRS
+_new_object: Final = object.__new__
+_new_tuple: Final = tuple.__new__
+
+
+def _record_from_json_by_init(fields: Mapping[str, Any]) -> logging.LogRecord:
     record = logging.LogRecord(
         fields["name"],
         fields["levelno"],
