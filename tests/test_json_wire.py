@@ -449,3 +449,48 @@ def test_the_specs_examples_are_valid_records() -> None:
         fields = wire.decode_json(payload)
         assert fields is not None
         assert wire.record_from_json(fields).getMessage() == json.loads(example)["message"]
+
+
+def test_json_topic_takes_a_subtopic_given_as_data() -> None:
+    """extra={"topic": ...} names the subtopic in JSON mode too, as in text mode."""
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "hi", None, None)
+    record.topic = "db.pool"
+    publisher = wire.new_publisher_id()
+    json_topic, payload = wire.encode_json(record, None, "app", publisher=publisher, seq=0)
+    text_topic, _ = wire.encode_text(record, logging.Formatter(), "app")
+    assert json_topic == text_topic == b"app.INFO.db.pool"
+    fields = wire.decode_json(payload)
+    assert fields is not None
+    assert fields["extra"]["topic"] == "db.pool"
+
+
+def _typical_records() -> list[logging.LogRecord]:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        exc = sys.exc_info()
+    made = [
+        logging.LogRecord("svc", logging.INFO, __file__, 3, "plain ☃", None, None, "f"),
+        logging.LogRecord("svc", logging.WARNING, __file__, 4, "n=%d %s", (1, "x"), None),
+        logging.LogRecord("svc", logging.ERROR, __file__, 5, "failed", None, exc, "g"),
+        logging.LogRecord("svc", 25, __file__, 6, "lone \udc80 surrogate", None, None),
+    ]
+    made[0].user = {"id": 7, "tags": ["a", "b"]}
+    made[1].stack_info = "Stack (most recent call last):\n  here"
+    return made
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_fast_and_general_json_encoders_write_the_same_bytes(
+    index: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shortcut for records of the usual shape changes speed, never bytes."""
+    record = _typical_records()[index]
+    publisher = wire.new_publisher_id()
+    assert wire._typical_payload(
+        record.__dict__, record.getMessage(), None, publisher, 9
+    ) is not None or index in (1, 3)  # records 1 and 3 are not of the usual shape
+    fast = wire.encode_json(record, None, "r", publisher=publisher, seq=9)
+    monkeypatch.setattr(wire, "_typical_payload", lambda *args: None)
+    general = wire.encode_json(record, None, "r", publisher=publisher, seq=9)
+    assert fast == general

@@ -83,6 +83,30 @@ async def test_records_rebuilt_from_json_format_like_the_originals(logger: loggi
     assert [m.level for m in messages] == ["INFO", "ERROR", "WARNING", "Level 25"]
 
 
+async def test_a_subtopic_survives_forwarding_to_another_publisher(
+    logger: logging.Logger, context: zmq.Context[zmq.Socket[bytes]]
+) -> None:
+    """A "sub::" prefix travels in the topic; the rebuilt record keeps it as its topic."""
+    relay_log = logging.getLogger(logger.name + ".relay")
+    relay_log.propagate = False
+    async with (
+        LogPublisher("inproc://origin", logger=logger, context=context, wire_format="json") as pub,
+        LogSubscriber("inproc://origin", context=context) as sub,
+        LogPublisher("inproc://relay", logger=relay_log, context=context) as relay,
+        LogSubscriber("inproc://relay", context=context) as far,
+    ):
+        await pub.wait_for_subscribers(1, timeout=5)
+        await relay.wait_for_subscribers(1, timeout=5)
+        logger.warning("db.pool::%d connections left", 2)
+        (message,) = await receive(sub, 1)
+        record = message.record
+        assert (record.getMessage(), record.topic) == ("2 connections left", "db.pool")
+        relay_log.handle(record)
+        (relayed,) = await receive(far, 1)
+    assert relayed.topic == "WARNING.db.pool"
+    assert relayed.text.endswith(" - 2 connections left\n")
+
+
 async def test_json_messages_carry_publisher_and_consecutive_seq(logger: logging.Logger) -> None:
     """Every message names its publisher, and sequence numbers grow by one."""
     async with (

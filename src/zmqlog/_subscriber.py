@@ -82,7 +82,9 @@ class LogMessage:
 
         From a JSON message, the publisher's record rebuilt
         (:func:`zmqlog.wire.record_from_json`); an ordinary ``logging.Formatter``
-        renders it as it rendered the original, traceback included. From a text
+        renders it as it rendered the original, traceback included (a ``sub::``
+        subtopic prefix excepted: it travelled in the topic, and is the record's
+        ``topic`` attribute here). From a text
         message, a best-effort record (:func:`zmqlog.wire.record_from_text`): the
         level from the topic, the text as ``msg``, and the time of this first use as
         ``created``.
@@ -91,6 +93,10 @@ class LogMessage:
         if record is None:
             if self.fields is not None:
                 record = record_from_json(self.fields)
+                if self.subtopic and not isinstance(record.__dict__.get("topic"), str):
+                    # A "sub::" prefix travelled in the topic; as an attribute it keeps
+                    # the subtopic when the record is published again by zmqlog.
+                    record.topic = self.subtopic
             else:
                 record = record_from_text(self.text, self.level, self.root_topic)
             object.__setattr__(self, "_record", record)

@@ -420,6 +420,10 @@ def encode_json(
     subtopic, delim, rest = (msg if type(msg) is str else str(msg)).partition(TOPIC_DELIM)
     if not delim:
         subtopic, rest = "", subtopic
+    if not subtopic:
+        extra_topic = attrs.get("topic")  # extra={"topic": ...}, as in encode_text
+        if type(extra_topic) is str:
+            subtopic = extra_topic
     args = attrs.get("args")
     message = rest % args if args else rest
     exc_text = attrs.get("exc_text")
