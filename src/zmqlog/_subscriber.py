@@ -39,9 +39,11 @@ _recv: Callable[..., bytes] = getattr(zmq.backend, "Socket", zmq.Socket).recv
 _get: Callable[..., Any] = getattr(zmq.backend, "Socket", zmq.Socket).get
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, which cost
+# 0.57 us per message against 0.11 us (measured), a fifth of the subscriber's time.
+@dataclass(slots=True)
 class LogMessage:
-    """One received log message.
+    """One received log message (zmqlog never changes it after handing it over).
 
     ``level`` and ``subtopic`` come from the topic (see :func:`zmqlog.wire.parse_topic`);
     ``text`` is the payload decoded as UTF-8 with undecodable bytes replaced (for a JSON
@@ -99,7 +101,7 @@ class LogMessage:
                     record.topic = self.subtopic
             else:
                 record = record_from_text(self.text, self.level, self.root_topic)
-            object.__setattr__(self, "_record", record)
+            self._record = record
         return record
 
 
@@ -400,7 +402,7 @@ class LogSubscriber:
             self._parsed_topics[raw_topic] = parsed
         topic, root, level, subtopic = parsed
         if self._text_only or (payload[:1] != b"{" and not self._json_only):
-            # Positional: measurably cheaper than keywords for a frozen dataclass.
+            # Positional: measurably cheaper than keywords.
             return LogMessage(
                 topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
             )
