@@ -463,22 +463,9 @@ _ENCODER: Final = json.JSONEncoder(
 
 # The standard fields whose types a record made by logging always has, and those types:
 # a record of this shape is written by _typical_payload without converting anything.
+# (The standard fields but the computed ones and the two written separately.)
 _TYPICAL_FIELDS: Final = itemgetter(
-    "name",
-    "levelno",
-    "levelname",
-    "created",
-    "msecs",
-    "relativeCreated",
-    "pathname",
-    "filename",
-    "module",
-    "lineno",
-    "funcName",
-    "process",
-    "processName",
-    "thread",
-    "threadName",
+    *(f for f in _STANDARD_FIELDS if f not in {"message", "taskName", "exc_text", "stack_info"})
 )
 _TYPICAL_TYPES: Final = (
     str,
