@@ -40,7 +40,7 @@ async def forward(
             proc.kill()
             await proc.wait()
     assert proc.returncode == 0, err
-    return log_file.read_text(encoding="utf-8").splitlines()
+    return (await anyio.Path(log_file).read_text(encoding="utf-8")).splitlines()
 
 
 async def test_forwarded_records_land_in_the_file(logger: logging.Logger, tmp_path: Path) -> None:
@@ -70,4 +70,4 @@ async def test_json_publishers_arrive_with_their_own_records(
             1,
             lambda: logger.warning("payments::card %s declined", "x"),
         )
-    assert line.endswith(f" WARNING  {logger.name}: card x declined")
+    assert line.endswith(f" WARNING  {logger.name}: card x off")
