@@ -70,4 +70,4 @@ async def test_json_publishers_arrive_with_their_own_records(
             1,
             lambda: logger.warning("payments::card %s declined", "x"),
         )
-    assert line.endswith(f" WARNING  {logger.name}: card x off")
+    assert line.endswith(f" WARNING  {logger.name}: card x declined")
