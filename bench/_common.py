@@ -181,12 +181,17 @@ class CounterProc:
         proc = self._proc
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 5.0)
-        except asyncio.TimeoutError:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
+        await reap(proc)
+
+
+async def reap(proc: asyncio.subprocess.Process, grace: float = 5.0) -> None:
+    """Wait up to *grace* seconds for a child to exit by itself, then kill it."""
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except asyncio.TimeoutError:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
 
 
 def median(values: Sequence[float | None]) -> float | None:

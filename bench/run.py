@@ -192,8 +192,14 @@ async def run_null(
     ctx: zmq.Context[zmq.Socket[bytes]], n: int, opts: Options, mem: MemProbe
 ) -> RunResult:
     """``logging.NullHandler``: everything ``logging`` does, then nothing."""
-    logger = fresh_logger("zmqlog.bench.null")
-    handler = logging.NullHandler()
+    return await _log_through(logging.NullHandler(), "zmqlog.bench.null", n, mem)
+
+
+async def _log_through(
+    handler: logging.Handler, logger_name: str, n: int, mem: MemProbe
+) -> RunResult:
+    """Run the workload through *handler* on a fresh logger; time its close()."""
+    logger = fresh_logger(logger_name)
     logger.addHandler(handler)
     try:
         mem.start()
@@ -246,19 +252,7 @@ async def run_pyzmq(
     """
 
     async def body(sock: zmq.Socket[bytes]) -> RunResult:
-        logger = fresh_logger("zmqlog.bench.pyzmq")
-        handler = PUBHandler(sock)
-        logger.addHandler(handler)
-        try:
-            mem.start()
-            caller, t_first, t_end = await produce_logging(logger, n)
-            t0 = time.perf_counter()
-            handler.close()
-            close_s = time.perf_counter() - t0
-            peak = mem.stop()
-        finally:
-            logger.removeHandler(handler)
-        return RunResult(n, caller, t_first, t_end, close_s, peak_mem_bytes=peak)
+        return await _log_through(PUBHandler(sock), "zmqlog.bench.pyzmq", n, mem)
 
     return await _with_pub_socket(ctx, n, opts, body)
 

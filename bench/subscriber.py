@@ -52,6 +52,7 @@ from _common import (
     load_zmqlog,
     median,
     ratio,
+    reap,
 )
 
 CASES = ("raw-sync", "raw-async", "zmqlog-text", "zmqlog-json")
@@ -97,10 +98,10 @@ def json_frames(module: ModuleType | None) -> list[list[bytes]]:
     """JSON-format frames made by zmqlog's own encoder, or :class:`Skipped`."""
     if module is None:
         raise Skipped("zmqlog not importable")
-    encode = getattr(_wire(module), "encode_json", None)
-    if encode is None:
-        raise Skipped("zmqlog.wire has no encode_json(); cannot make JSON frames")
     wire = _wire(module)
+    encode = getattr(wire, "encode_json", None)
+    if wire is None or encode is None:
+        raise Skipped("zmqlog.wire has no encode_json(); cannot make JSON frames")
     publisher = wire.new_publisher_id()
     return [
         list(encode(r, None, "", publisher=publisher, seq=seq)) for seq, r in enumerate(_records())
@@ -178,12 +179,7 @@ class Feeder:
             except (BrokenPipeError, ConnectionResetError):
                 pass
             proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 5.0)
-        except asyncio.TimeoutError:
-            if proc.returncode is None:
-                proc.kill()
-            await proc.wait()
+        await reap(proc)
 
 
 Consume = Callable[[str, Feeder, int], Awaitable[RunResult]]
