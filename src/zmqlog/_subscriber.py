@@ -385,12 +385,6 @@ class LogSubscriber:
 
     __anext__ = receive
 
-    def _decode(self, frames: list[bytes]) -> LogMessage | None:
-        if len(frames) != 2:
-            self._invalid += 1
-            return None
-        return self._decode_parts(frames[0], frames[1])
-
     def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
         parsed = self._parsed_topics.get(raw_topic)
         if parsed is None:
