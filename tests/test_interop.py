@@ -91,6 +91,17 @@ class _Shape:
         return f"shape::{self.value}"
 
 
+class _BraceRecord(logging.LogRecord):
+    """A record factory's record with str.format-style messages, as some programs install."""
+
+    def getMessage(self) -> str:
+        return str(self.msg).format(*self.args) if self.args else str(self.msg)
+
+
+def _brace_record(msg: str, *args: object) -> logging.LogRecord:
+    return _BraceRecord("app", logging.INFO, __file__, 42, msg, args or None, None, "func")
+
+
 def _records() -> list[logging.LogRecord]:
     try:
         raise KeyError("k")
@@ -107,6 +118,8 @@ def _records() -> list[logging.LogRecord]:
         make_record("100%% of %s", "ünïcode"),
         make_record("50% raw: no args, no formatting"),
         make_record("tuple arg %s", (1, 2)),
+        _brace_record("braces {} and {:.1f}", "fixed", 2.25),
+        _brace_record("cart::braces {}", [1, 2]),
     ]
 
 

@@ -52,6 +52,27 @@ async def test_overflow_policy_keeps_the_right_records_and_reports_the_rest(
     assert handler.stats.sent == 11
 
 
+async def test_dropping_the_oldest_keeps_a_root_topic_change_for_the_records_behind_it(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """A root topic set while records wait applies to the ones logged after it, even
+    when the records logged before it are dropped to make room."""
+    handler = AsyncPUBHandler(ENDPOINT, context, max_queue=3, overflow="drop_oldest")
+    logger.addHandler(handler)
+    logger.info("old")
+    handler.root_topic = "new"
+    for i in range(4):
+        logger.info("new %d", i)
+    kept = handler.stats.queued
+    assert kept + handler.stats.dropped == 5
+    messages = await drain_to_subscriber(handler, context, kept + 1)
+    assert [(m.topic, m.text) for m in messages[:kept]] == [
+        ("new.INFO", f"new {i}\n") for i in range(4 - kept, 4)
+    ]
+    assert messages[kept].topic == "new.WARNING.zmqlog"
+    assert f"{5 - kept} log record(s) dropped" in messages[kept].text
+
+
 def test_emit_after_close_is_counted_as_dropped(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
 ) -> None:
