@@ -753,6 +753,7 @@ class AsyncPUBHandler(logging.Handler):
         fast = settings.fast
         templates = self._templates
         limit = self._max_payload
+        more, last, again = _SNDMORE_NOBLOCK, zmq.NOBLOCK, zmq.Again
         sent = 0
         try:
             for _ in range(_BATCH):
@@ -775,14 +776,16 @@ class AsyncPUBHandler(logging.Handler):
                             # pyzmq's INFO format, "%(message)s\n", rendered directly: the
                             # same bytes Formatter.format makes, at a fraction of the cost.
                             args = record.args
-                            payload = (template % args if args else template).encode(
-                                "utf-8", "backslashreplace"
-                            )
+                            text = template % args if args else template
+                            try:
+                                payload = text.encode()
+                            except UnicodeEncodeError:  # lone surrogates
+                                payload = text.encode("utf-8", "backslashreplace")
                             if len(payload) > limit:
                                 payload = _truncate(payload, limit)
-                            frames = (entry[1], payload)
+                            topic = entry[1]
                         else:
-                            frames = self._encode(
+                            topic, payload = self._encode(
                                 record,
                                 settings.formatter_for(record.levelno),
                                 settings.root_topic,
@@ -797,7 +800,7 @@ class AsyncPUBHandler(logging.Handler):
                         # differ): the level's formatter renders it.
                         owned = isinstance(item, _Owned)
                         record = item.record if isinstance(item, _Owned) else item
-                        frames = self._encode(
+                        topic, payload = self._encode(
                             record,
                             settings.formatter_for(record.levelno),
                             settings.root_topic,
@@ -808,10 +811,10 @@ class AsyncPUBHandler(logging.Handler):
                     self.handleError(record)
                     continue
                 try:
-                    send(sock, frames[0], _SNDMORE_NOBLOCK)
-                    send(sock, frames[1], zmq.NOBLOCK)
-                except zmq.Again:
-                    self._pending = frames
+                    send(sock, topic, more)
+                    send(sock, payload, last)  # never refused once the first part is taken
+                except again:
+                    self._pending = (topic, payload)
                     self._blocked = True
                     self._blocked_since = time.monotonic()
                     return False
