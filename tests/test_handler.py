@@ -61,6 +61,17 @@ async def test_published_text_is_the_message_at_logging_time(
     assert await next_text(subscriber) == "mapping 1\n"
 
 
+async def test_text_that_is_not_valid_unicode_is_published_escaped(
+    handler: AsyncPUBHandler, subscriber: LogSubscriber, logger: logging.Logger
+) -> None:
+    """A lone surrogate (a badly decoded file name, say) is escaped, not lost."""
+    logger.addHandler(handler)
+    logger.info("opened %s", "caf\udce9.txt")
+    logger.info("done")
+    assert await next_text(subscriber) == "opened caf\\udce9.txt\n"
+    assert await next_text(subscriber) == "done\n"
+
+
 async def test_custom_level_is_published(
     handler: AsyncPUBHandler, subscriber: LogSubscriber, logger: logging.Logger
 ) -> None:
