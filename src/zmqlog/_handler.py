@@ -497,7 +497,7 @@ class AsyncPUBHandler(logging.Handler):
                 record = rv
         # The caller's hot path: every line here is paid per log call.
         try:
-            if self._closed or self._draining or self._json:
+            if self._closed or self._draining:
                 self._emit_unusual(record)
                 return True
             queue = self._queue
@@ -505,6 +505,8 @@ class AsyncPUBHandler(logging.Handler):
                 return True
             if self._settings is not self._queued_settings:
                 self._queue_settings(queue)
+            if self._json:
+                record = snapshot_extras(record)  # extras travel too, as they are now
             args = record.args
             if type(record.msg) is not str:
                 queue.append(_Owned(_snapshot(record)))
@@ -538,7 +540,7 @@ class AsyncPUBHandler(logging.Handler):
         self.handle(record, _filter=False)
 
     def _emit_unusual(self, record: logging.LogRecord) -> None:
-        """emit() when closed, in JSON mode, or while the drain task runs on some thread."""
+        """emit() when closed, or while the drain task runs on some thread."""
         if self._closed or (self._draining and threading.get_ident() == self._loop_thread):
             self._drop(1)
             if self._forked:
