@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+import tracemalloc
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import zmq
@@ -126,6 +127,108 @@ def test_bad_arguments_are_reported_not_raised(
     logger.addHandler(handler)
     logger.info("%d", [1])  # a list is rendered at once, and %d cannot take it
     assert [r.msg for r in reported] == ["%d"]
+
+
+async def test_a_record_without_a_level_name_is_reported_not_published(
+    handler: AsyncPUBHandler,
+    subscriber: LogSubscriber,
+    logger: logging.Logger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A record whose levelname was set to None has no topic: it goes to handleError."""
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    logger.addHandler(handler)
+    record = make_record("nameless", level=logging.WARNING)
+    record.levelname = None  # type: ignore[assignment]
+    logger.handle(record)
+    logger.info("named")
+    assert await next_text(subscriber) == "named\n"
+    assert [r.msg for r in reported] == ["nameless"]
+    assert handler.stats.errors == 1
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda fs, fmt: fs.update({logging.INFO: fmt}),
+        lambda fs, fmt: fs.setdefault(logging.INFO + 1, fmt),
+        lambda fs, fmt: fs.__ior__({logging.INFO: fmt}),
+    ],
+    ids=["update", "setdefault", "in-place or"],
+)
+async def test_any_change_to_the_formatters_dict_applies(
+    handler: AsyncPUBHandler,
+    subscriber: LogSubscriber,
+    logger: logging.Logger,
+    change: Callable[[dict[int, logging.Formatter | None], logging.Formatter], object],
+) -> None:
+    """pyzmq reads ``formatters`` live: every dict method that changes it is seen."""
+    logger.addHandler(handler)
+    logger.info("before")
+    change(handler.formatters, logging.Formatter("CHANGED %(message)s\n"))
+    logger.log(logging.INFO + 1, "after")
+    assert await next_text(subscriber) == "before\n"
+    assert await next_text(subscriber) == "CHANGED after\n"
+
+
+async def test_a_subclass_that_overrides_emit_sees_every_record(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """Overriding emit() to reshape records, as pyzmq's PUBHandler invites, works."""
+
+    class Tagging(AsyncPUBHandler):
+        def emit(self, record: logging.LogRecord) -> None:
+            record.topic = "tagged"
+            super().emit(record)
+
+    handler = Tagging("inproc://tagging", context)
+    logger.addHandler(handler)
+    async with LogSubscriber("inproc://tagging", context=context) as sub:
+        await handler.wait_for_subscribers(1, timeout=5)
+        logger.info("through the logger")
+        handler.emit(make_record("directly"))
+        first, second = [await asyncio.wait_for(sub.receive(), 5) for _ in range(2)]
+    await handler.aclose()
+    assert (first.topic, first.text) == ("INFO.tagged", "through the logger\n")
+    assert (second.topic, second.text) == ("INFO.tagged", "directly\n")
+
+
+def test_emit_works_under_a_subclass_that_overrides_handle(
+    context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """A handle() override with the stdlib's signature does not break emit()."""
+
+    class Counting(AsyncPUBHandler):
+        handled = 0
+
+        def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+            self.handled += 1
+            return super().handle(record)
+
+    handler = Counting("inproc://counting", context)
+    handler.emit(make_record("queued"))
+    handler.handle(make_record("queued too"))
+    assert (handler.stats.queued, handler.stats.errors, handler.handled) == (2, 0, 1)
+    handler.close()
+
+
+async def test_text_made_at_runtime_is_not_kept_after_it_is_sent(
+    handler: AsyncPUBHandler, subscriber: LogSubscriber, logger: logging.Logger
+) -> None:
+    """Messages built with f-strings are unique: the handler remembers none of them."""
+    logger.addHandler(handler)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(50):
+            logger.info(f"{i} {'x' * 100_000}")  # noqa: G004 - the case under test
+        for _ in range(50):
+            await next_text(subscriber)
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1_000_000  # 50 messages of 100 kB would be 5 MB
 
 
 def test_records_after_close_are_not_queued(

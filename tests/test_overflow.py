@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 
 import anyio
 import pytest
@@ -71,6 +72,60 @@ async def test_dropping_the_oldest_keeps_a_root_topic_change_for_the_records_beh
     ]
     assert messages[kept].topic == "new.WARNING.zmqlog"
     assert f"{5 - kept} log record(s) dropped" in messages[kept].text
+
+
+def test_root_topic_changes_do_not_take_the_places_of_records(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """max_queue counts records: a settings change waiting in the queue is not one."""
+    handler = AsyncPUBHandler(ENDPOINT, context, max_queue=3)
+    logger.addHandler(handler)
+    logger.info("a")
+    handler.root_topic = "b"
+    logger.info("b")
+    handler.root_topic = "c"
+    logger.info("c")
+    assert handler.stats == (3, 0, 0, 0)  # queued, sent, dropped, errors
+
+
+async def test_root_topics_changed_by_another_thread_survive_drop_oldest(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """While the drain task runs, a thread that sets a root topic and then logs always
+    sees its record published under that root topic, however many records the full
+    queue drops meanwhile (thread switches made very frequent to provoke races)."""
+    handler = AsyncPUBHandler(ENDPOINT, context, max_queue=4, overflow="drop_oldest")
+    logger.addHandler(handler)
+
+    def log_under_changing_topics() -> None:
+        for i in range(20_000):
+            if i % 3 == 0:
+                handler.root_topic = f"t{i}"
+            logger.info("%s", handler.root_topic)
+        handler.root_topic = "end"
+        logger.info("end")
+
+    wrong = []
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        async with LogSubscriber(ENDPOINT, context=context) as sub:
+            await handler.wait_for_subscribers(1, timeout=5)
+            worker = asyncio.create_task(asyncio.to_thread(log_under_changing_topics))
+            with anyio.fail_after(60):
+                async for message in sub:
+                    if message.subtopic == "zmqlog":
+                        continue  # the drop reports
+                    if message.root_topic != message.text.rstrip("\n"):
+                        wrong.append((message.topic, message.text))
+                    if message.text == "end\n":
+                        break
+                await worker
+    finally:
+        sys.setswitchinterval(switch_interval)
+        await handler.aclose()
+    assert wrong == []
+    assert handler.stats.dropped > 0  # the queue did overflow
 
 
 def test_emit_after_close_is_counted_as_dropped(

@@ -64,6 +64,10 @@ _IMMUTABLE_ARG_TYPES: Final = frozenset(
 # 100,000 records must not freeze the loop for the whole of its flush.
 _BATCH: Final = 1000
 
+# The drain's cache of message templates: how many, and the longest message kept.
+_TEMPLATES: Final = 1024
+_TEMPLATE_MAX: Final = 512
+
 _DEFAULT_FORMATTER: Final = logging.Formatter()
 _LogRecord: Final = logging.LogRecord
 _SNDMORE_NOBLOCK: Final = zmq.SNDMORE | zmq.NOBLOCK
@@ -160,6 +164,35 @@ class _Formatters(dict[int, "logging.Formatter | None"]):
 
     def __delitem__(self, key: int) -> None:
         super().__delitem__(key)
+        self._changed()
+
+    # Every other way to change a dict, so no change goes unseen.
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._changed()
+
+    # typeshed types dict's |= through __or__'s overloads; this one only updates in place.
+    def __ior__(self, other: Any) -> _Formatters:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def pop(self, *args: Any) -> Any:
+        value = super().pop(*args)
+        self._changed()
+        return value
+
+    def popitem(self) -> tuple[int, logging.Formatter | None]:
+        item = super().popitem()
+        self._changed()
+        return item
+
+    def setdefault(self, key: int, default: logging.Formatter | None = None) -> Any:
+        value = super().setdefault(key, default)
+        self._changed()
+        return value
+
+    def clear(self) -> None:
+        super().clear()
         self._changed()
 
 
@@ -306,9 +339,9 @@ class AsyncPUBHandler(logging.Handler):
         self._formatters = _Formatters(default_formatters(), self._settings_changed)
         self._settings = self._new_settings()
         self._queued_settings = self._drain_settings = self._settings
-        self._markers_queued = False
+        self._markers = 0  # settings markers in the queue (changed under _drop_lock)
         # Message templates (msg + "\n", or "" when msg holds a subtopic) for the drain's
-        # direct rendering of pyzmq's INFO format; bounded, as messages may be unique.
+        # direct rendering of pyzmq's INFO format (see _template()).
         self._templates: dict[str, str] = {}
         self._linger_ms = max(0, int(linger * 1000))
         self._queue: deque[_Item] = deque()
@@ -342,7 +375,7 @@ class AsyncPUBHandler(logging.Handler):
         self._sub_waiters: list[tuple[int, asyncio.Future[int]]] = []
         self._sent = 0
         self._errors = 0
-        # Only drops are counted from several threads; the lock is taken only then.
+        # Guards what several threads count (drops, settings markers); taken only then.
         self._drop_lock = threading.Lock()
         self._dropped = 0
         self._unreported = 0
@@ -537,7 +570,15 @@ class AsyncPUBHandler(logging.Handler):
         after close, in a forked child, or by the handler's own work on the loop's
         thread is dropped and counted too.
         """
-        self.handle(record, _filter=False)
+        # By class: a subclass's handle() may have the stdlib's signature.
+        AsyncPUBHandler.handle(self, record, _filter=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # handle() queues by itself; a subclass that overrides emit() (to tag or reshape
+        # records, as pyzmq's PUBHandler invites) gets the stdlib's handle(), which calls it.
+        if cls.emit is not AsyncPUBHandler.emit and cls.handle is AsyncPUBHandler.handle:
+            setattr(cls, "handle", logging.Handler.handle)  # noqa: B010 - mypy: no method assignment
 
     def _emit_unusual(self, record: logging.LogRecord) -> None:
         """emit() when closed, or while the drain task runs on some thread."""
@@ -565,30 +606,36 @@ class AsyncPUBHandler(logging.Handler):
             self._wake_or_start()
 
     def _make_room(self, queue: deque[_Item]) -> bool:
-        """The queue is full: apply the overflow policy; True if the new record goes in."""
+        """The queue looks full: apply the overflow policy; True if the new record goes in."""
+        if len(queue) - self._markers < self._max_queue:
+            return True  # settings markers hold some of the places: they are no records
         if not self._drop_oldest:
             self._drop(1)
             return False
-        settings = None
+        # Drop the oldest *record*. A settings marker never leaves the queue here: the
+        # drain task may pass it meanwhile, and the records behind it need it.
+        index = 0
         while True:
             try:
-                oldest = queue.popleft()
+                oldest = queue[index]
             except IndexError:
-                break  # the drain task emptied it meanwhile
-            if type(oldest) is RenderSettings:
-                settings = oldest  # not a record: keep the newest for the records behind
-                continue
-            self._drop(1)
-            break
-        if settings is not None:
-            queue.appendleft(settings)
+                return True  # the drain task emptied the queue meanwhile
+            if type(oldest) is not RenderSettings:
+                break
+            index += 1
+        try:
+            queue.remove(oldest)
+        except ValueError:
+            return True  # the drain task took it: that made room too
+        self._drop(1)
         return True
 
     def _queue_settings(self, queue: deque[_Item]) -> None:
         settings = self._settings
-        queue.append(settings)
+        with self._drop_lock:
+            queue.append(settings)
+            self._markers += 1
         self._queued_settings = settings
-        self._markers_queued = True
 
     def _wake_or_start(self) -> None:
         if self._idle:
@@ -612,10 +659,7 @@ class AsyncPUBHandler(logging.Handler):
         )
 
     def _records_queued(self) -> int:
-        queue = self._queue
-        if not self._markers_queued:
-            return len(queue)
-        return sum(type(item) is not RenderSettings for item in list(queue))
+        return max(0, len(self._queue) - self._markers)
 
     def _wake_up(self) -> None:
         self._idle = self._wake_needed = False
@@ -769,12 +813,16 @@ class AsyncPUBHandler(logging.Handler):
                         entry = fast.get(record.levelno)
                         if entry is None:
                             entry = settings.fast_entry(record.levelno)
+                        template: str | None = ""
                         if (
                             entry[0] is record.levelname
                             and not (record.exc_info or record.exc_text or record.stack_info)
                             and "topic" not in record.__dict__  # extra={"topic": ...}
-                            and (template := templates.get(record.msg) or self._template(record))
                         ):
+                            template = templates.get(record.msg)
+                            if template is None:
+                                template = self._template(record)
+                        if template:
                             # pyzmq's INFO format, "%(message)s\n", rendered directly: the
                             # same bytes Formatter.format makes, at a fraction of the cost.
                             args = record.args
@@ -794,6 +842,8 @@ class AsyncPUBHandler(logging.Handler):
                                 owned=False,
                             )
                     elif isinstance(item, RenderSettings):
+                        with self._drop_lock:
+                            self._markers -= 1
                         settings = self._drain_settings = item
                         fast = settings.fast
                         continue
@@ -827,11 +877,19 @@ class AsyncPUBHandler(logging.Handler):
             self._sent += sent
 
     def _template(self, record: logging.LogRecord) -> str:
-        """*record*'s message with pyzmq's INFO newline, or "" if it holds a subtopic."""
+        """*record*'s message with pyzmq's INFO newline, or "" if it holds a subtopic.
+
+        Remembered for short messages with args, which are the program's own literals;
+        a message without args may be text made at runtime (an f-string), unique each
+        time, and is not worth keeping.
+        """
         msg: str = record.msg
         template = "" if TOPIC_DELIM in msg else msg + "\n"
-        if len(self._templates) < 4096:
-            self._templates[msg] = template
+        if record.args and len(msg) <= _TEMPLATE_MAX:
+            templates = self._templates
+            if len(templates) >= _TEMPLATES:
+                templates.clear()  # bounded: start over rather than stop learning
+            templates[msg] = template
         return template
 
     def _encode(
@@ -902,12 +960,14 @@ class AsyncPUBHandler(logging.Handler):
 
     def _abandon_leftovers(self, why: str) -> None:
         """Count what is still queued as dropped, and say so on stderr."""
-        left = len(self._queue) + (self._pending is not None)
-        if not left:
-            return
-        self._queue.clear()
+        with self._drop_lock:
+            left = self._records_queued() + (self._pending is not None)
+            self._queue.clear()
+            self._markers = 0
         self._drain_settings = self._queued_settings
         self._pending = None
+        if not left:
+            return
         self._drop(left)
         print(f"zmqlog: {left} log record(s) were not published: {why}", file=sys.stderr)
 
@@ -1094,6 +1154,7 @@ class AsyncPUBHandler(logging.Handler):
         self._closed = True
         self._socket_closed = True  # the parent's socket: leave it alone
         self._queue.clear()  # the parent publishes these
+        self._markers = 0
         self._drain_settings = self._queued_settings
         self._pending = None
         self._task = None

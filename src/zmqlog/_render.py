@@ -19,8 +19,9 @@ from zmqlog.wire import join_topic
 
 __all__ = ["NOT_PLAIN", "RenderSettings", "is_plain"]
 
-NOT_PLAIN: Final[tuple[None, bytes]] = (None, b"")
-"""A level whose records the drain task must render with their formatter."""
+NOT_PLAIN: Final[tuple[object, bytes]] = (object(), b"")
+"""A level whose records the drain task must render with their formatter. Its first
+item is no record's level name (not even None), so the identity check always fails."""
 
 _DEFAULT_FORMATTER: Final = logging.Formatter()
 
@@ -57,7 +58,7 @@ class RenderSettings:
         self._default = default or _DEFAULT_FORMATTER
         self._plain_allowed = plain_allowed
         self._resolved: dict[int, logging.Formatter] = {}
-        self.fast: dict[int, tuple[str | None, bytes]] = {}
+        self.fast: dict[int, tuple[object, bytes]] = {}
         """Per level number: ``(levelname, topic frame)`` when its records' payload is
         just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
         Filled by :meth:`fast_entry`; only the drain task reads it."""
@@ -83,7 +84,7 @@ class RenderSettings:
                 fmt = None
         return fmt or self._default
 
-    def fast_entry(self, levelno: int) -> tuple[str | None, bytes]:
+    def fast_entry(self, levelno: int) -> tuple[object, bytes]:
         """Work out and remember :attr:`fast`'s entry for *levelno*.
 
         The level name kept is the very string object ``logging`` puts on every record of
@@ -92,7 +93,7 @@ class RenderSettings:
         """
         levelname = logging.getLevelName(levelno)
         if self._plain_allowed and type(levelname) is str and is_plain(self.formatter_for(levelno)):
-            entry: tuple[str | None, bytes] = (
+            entry: tuple[object, bytes] = (
                 levelname,
                 join_topic(self.root_topic, levelname).encode("utf-8", "replace"),
             )
