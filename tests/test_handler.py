@@ -172,17 +172,27 @@ async def test_any_change_to_the_formatters_dict_applies(
     assert await next_text(subscriber) == "CHANGED after\n"
 
 
+class _Tagging(AsyncPUBHandler):
+    def emit(self, record: logging.LogRecord) -> None:
+        record.topic = "tagged"
+        super().emit(record)
+
+
+class _CountingTagging(_Tagging):
+    handled = 0
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        self.handled += 1
+        return super().handle(record)
+
+
+@pytest.mark.parametrize("cls", [_Tagging, _CountingTagging])
 async def test_a_subclass_that_overrides_emit_sees_every_record(
-    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger, cls: type[AsyncPUBHandler]
 ) -> None:
-    """Overriding emit() to reshape records, as pyzmq's PUBHandler invites, works."""
-
-    class Tagging(AsyncPUBHandler):
-        def emit(self, record: logging.LogRecord) -> None:
-            record.topic = "tagged"
-            super().emit(record)
-
-    handler = Tagging("inproc://tagging", context)
+    """Overriding emit() to reshape records, as pyzmq's PUBHandler invites, works, with
+    or without a handle() override of its own."""
+    handler = cls("inproc://tagging", context)
     logger.addHandler(handler)
     async with LogSubscriber("inproc://tagging", context=context) as sub:
         await handler.wait_for_subscribers(1, timeout=5)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
+import tracemalloc
 
 import anyio
 import pytest
@@ -126,6 +128,57 @@ async def test_root_topics_changed_by_another_thread_survive_drop_oldest(
         await handler.aclose()
     assert wrong == []
     assert handler.stats.dropped > 0  # the queue did overflow
+
+
+def test_a_root_topic_set_before_every_record_keeps_a_full_queue_small(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """A per-request root topic with a full drop_oldest queue costs no memory per record:
+    the settings of dropped records are dropped with them."""
+    handler = AsyncPUBHandler(ENDPOINT, context, max_queue=10, overflow="drop_oldest")
+    logger.addHandler(handler)
+    for i in range(100):
+        handler.root_topic = f"request{i}"
+        logger.info("%d", i)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(100, 5_100):
+            handler.root_topic = f"request{i}"
+            logger.info("%d", i)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert handler.stats[:3] == (10, 0, 5_090)  # queued, sent, dropped
+    assert grown < 100_000  # settings kept for 5,000 dropped records would be megabytes
+
+
+@pytest.mark.timeout(30, method="thread")  # a deadlock blocks signals: end the run instead
+def test_a_signal_handler_that_logs_never_deadlocks_the_handler(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """Logging from a signal handler, which interrupts the main thread anywhere (even
+    inside the handler's own bookkeeping), never waits forever (pytest-timeout guards)."""
+    handler = AsyncPUBHandler(ENDPOINT, context, max_queue=4, overflow="drop_oldest")
+    logger.addHandler(handler)
+    ticks = 0
+
+    def log_a_tick(signum: int, frame: object) -> None:
+        nonlocal ticks
+        ticks += 1
+        logger.info("tick")
+
+    previous = signal.signal(signal.SIGPROF, log_a_tick)
+    signal.setitimer(signal.ITIMER_PROF, 0.0005, 0.0005)
+    try:
+        for i in range(30_000):
+            handler.root_topic = f"t{i % 7}"
+            logger.info("%d", i)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+    assert ticks > 0
+    assert handler.stats.queued + handler.stats.dropped == 30_000 + ticks
 
 
 def test_emit_after_close_is_counted_as_dropped(

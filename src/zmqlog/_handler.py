@@ -166,18 +166,22 @@ class _Formatters(dict[int, "logging.Formatter | None"]):
         super().__delitem__(key)
         self._changed()
 
-    # Every other way to change a dict, so no change goes unseen.
+    # Every other way to change a dict, so no change goes unseen (even half of one).
     def update(self, *args: Any, **kwargs: Any) -> None:
-        super().update(*args, **kwargs)
-        self._changed()
+        try:
+            super().update(*args, **kwargs)
+        finally:
+            self._changed()
 
     # typeshed types dict's |= through __or__'s overloads; this one only updates in place.
     def __ior__(self, other: Any) -> _Formatters:  # type: ignore[override,misc]
         self.update(other)
         return self
 
-    def pop(self, *args: Any) -> Any:
-        value = super().pop(*args)
+    def pop(self, key: int, *default: Any) -> Any:
+        if key not in self:
+            return super().pop(key, *default)  # the default, or KeyError: nothing changed
+        value = super().pop(key)
         self._changed()
         return value
 
@@ -187,9 +191,11 @@ class _Formatters(dict[int, "logging.Formatter | None"]):
         return item
 
     def setdefault(self, key: int, default: logging.Formatter | None = None) -> Any:
-        value = super().setdefault(key, default)
+        if key in self:
+            return self[key]
+        super().__setitem__(key, default)
         self._changed()
-        return value
+        return default
 
     def clear(self) -> None:
         super().clear()
@@ -339,7 +345,12 @@ class AsyncPUBHandler(logging.Handler):
         self._formatters = _Formatters(default_formatters(), self._settings_changed)
         self._settings = self._new_settings()
         self._queued_settings = self._drain_settings = self._settings
-        self._markers = 0  # settings markers in the queue (changed under _drop_lock)
+        # The settings markers now in the queue, in queue order: their number without a
+        # lock (a signal handler that logs must never wait for one held below it).
+        self._markers: deque[RenderSettings] = deque()
+        # A subclass that overrides emit() must see every record: handle() then takes the
+        # stdlib's way through it (see handle()).
+        self._via_emit = type(self).emit is not AsyncPUBHandler.emit
         # Message templates (msg + "\n", or "" when msg holds a subtopic) for the drain's
         # direct rendering of pyzmq's INFO format (see _template()).
         self._templates: dict[str, str] = {}
@@ -376,7 +387,7 @@ class AsyncPUBHandler(logging.Handler):
         self._sent = 0
         self._errors = 0
         # Guards what several threads count (drops, settings markers); taken only then.
-        self._drop_lock = threading.Lock()
+        self._drop_lock = threading.RLock()
         self._dropped = 0
         self._unreported = 0
         self._owns_socket = False
@@ -523,6 +534,10 @@ class AsyncPUBHandler(logging.Handler):
         a logging call. (``_filter`` is positional: CPython 3.11 does not specialize
         calls to functions with keyword-only parameters, which costs ~50 ns a call.)
         """
+        if _filter and self._via_emit:
+            # A subclass's emit(): filter, lock and call it as logging does; its
+            # super().emit() comes back here with _filter False.
+            return bool(logging.Handler.handle(self, record))
         if _filter and self.filters:
             rv = self.filter(record)
             if not rv:
@@ -574,13 +589,6 @@ class AsyncPUBHandler(logging.Handler):
         # By class: a subclass's handle() may have the stdlib's signature.
         AsyncPUBHandler.handle(self, record, False)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # handle() queues by itself; a subclass that overrides emit() (to tag or reshape
-        # records, as pyzmq's PUBHandler invites) gets the stdlib's handle(), which calls it.
-        if cls.emit is not AsyncPUBHandler.emit and cls.handle is AsyncPUBHandler.handle:
-            setattr(cls, "handle", logging.Handler.handle)  # noqa: B010 - mypy: no method assignment
-
     def _emit_unusual(self, record: logging.LogRecord) -> None:
         """emit() when closed, or while the drain task runs on some thread."""
         if self._closed or (self._draining and threading.get_ident() == self._loop_thread):
@@ -608,13 +616,16 @@ class AsyncPUBHandler(logging.Handler):
 
     def _make_room(self, queue: deque[_Item]) -> bool:
         """The queue looks full: apply the overflow policy; True if the new record goes in."""
-        if len(queue) - self._markers < self._max_queue:
+        markers = self._markers
+        if len(queue) - len(markers) < self._max_queue:
             return True  # settings markers hold some of the places: they are no records
         if not self._drop_oldest:
             self._drop(1)
             return False
-        # Drop the oldest *record*. A settings marker never leaves the queue here: the
-        # drain task may pass it meanwhile, and the records behind it need it.
+        # Drop the oldest *record*. The drain task may pop from the left meanwhile, so
+        # items are removed by identity (RenderSettings compares by identity, and the
+        # record is found by identity before any other record is compared with it).
+        leading: list[RenderSettings] = []
         index = 0
         while True:
             try:
@@ -623,20 +634,34 @@ class AsyncPUBHandler(logging.Handler):
                 return True  # the drain task emptied the queue meanwhile
             if type(oldest) is not RenderSettings:
                 break
+            leading.append(oldest)
             index += 1
         try:
             queue.remove(oldest)
-        except ValueError:
+        except Exception:  # gone (ValueError), or a record's own __eq__ failed
             return True  # the drain task took it: that made room too
         self._drop(1)
+        # Markers before the last of those ahead of it have no record behind them now:
+        # without this, a setting changed before every record would pile markers up.
+        for stale in leading[:-1]:
+            try:
+                queue.remove(stale)
+            except ValueError:
+                continue  # the drain task reached it first, and forgot it
+            self._forget_marker(stale)
         return True
 
     def _queue_settings(self, queue: deque[_Item]) -> None:
         settings = self._settings
-        with self._drop_lock:
-            queue.append(settings)
-            self._markers += 1
+        self._markers.append(settings)
+        queue.append(settings)
         self._queued_settings = settings
+
+    def _forget_marker(self, settings: RenderSettings) -> None:
+        try:
+            self._markers.remove(settings)
+        except ValueError:
+            pass  # the queue was cleared meanwhile
 
     def _wake_or_start(self) -> None:
         if self._idle:
@@ -660,7 +685,7 @@ class AsyncPUBHandler(logging.Handler):
         )
 
     def _records_queued(self) -> int:
-        return max(0, len(self._queue) - self._markers)
+        return max(0, len(self._queue) - len(self._markers))
 
     def _wake_up(self) -> None:
         self._idle = self._wake_needed = False
@@ -843,8 +868,7 @@ class AsyncPUBHandler(logging.Handler):
                                 owned=False,
                             )
                     elif isinstance(item, RenderSettings):
-                        with self._drop_lock:
-                            self._markers -= 1
+                        self._forget_marker(item)
                         settings = self._drain_settings = item
                         fast = settings.fast
                         continue
@@ -880,13 +904,13 @@ class AsyncPUBHandler(logging.Handler):
     def _template(self, record: logging.LogRecord) -> str:
         """*record*'s message with pyzmq's INFO newline, or "" if it holds a subtopic.
 
-        Remembered for short messages with args, which are the program's own literals;
-        a message without args may be text made at runtime (an f-string), unique each
-        time, and is not worth keeping.
+        Remembered for messages up to _TEMPLATE_MAX characters, _TEMPLATES at most: text
+        made at runtime (f-strings) is unique each time, so the cache starts over when
+        full rather than hold on to it.
         """
         msg: str = record.msg
         template = "" if TOPIC_DELIM in msg else msg + "\n"
-        if record.args and len(msg) <= _TEMPLATE_MAX:
+        if len(msg) <= _TEMPLATE_MAX:
             templates = self._templates
             if len(templates) >= _TEMPLATES:
                 templates.clear()  # bounded: start over rather than stop learning
@@ -961,10 +985,9 @@ class AsyncPUBHandler(logging.Handler):
 
     def _abandon_leftovers(self, why: str) -> None:
         """Count what is still queued as dropped, and say so on stderr."""
-        with self._drop_lock:
-            left = self._records_queued() + (self._pending is not None)
-            self._queue.clear()
-            self._markers = 0
+        left = self._records_queued() + (self._pending is not None)
+        self._queue.clear()
+        self._markers.clear()
         self._drain_settings = self._queued_settings
         self._pending = None
         if not left:
@@ -1155,7 +1178,7 @@ class AsyncPUBHandler(logging.Handler):
         self._closed = True
         self._socket_closed = True  # the parent's socket: leave it alone
         self._queue.clear()  # the parent publishes these
-        self._markers = 0
+        self._markers.clear()
         self._drain_settings = self._queued_settings
         self._pending = None
         self._task = None
@@ -1163,7 +1186,7 @@ class AsyncPUBHandler(logging.Handler):
         self._wake = None
         self._idle = False
         self._wake_needed = True
-        self._drop_lock = threading.Lock()  # another thread may have held it at fork
+        self._drop_lock = threading.RLock()  # another thread may have held it at fork
         self._drained = threading.Event()
 
     def _say_forked(self) -> None:

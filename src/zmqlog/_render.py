@@ -63,6 +63,13 @@ class RenderSettings:
         just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
         Filled by :meth:`fast_entry`; only the drain task reads it."""
 
+    def __eq__(self, other: object) -> bool:
+        # Identity, and never NotImplemented: the handler's queue removes items with
+        # deque.remove(), which must not hand a settings object to a record's __eq__.
+        return self is other
+
+    __hash__ = object.__hash__
+
     def formatter_for(self, levelno: int) -> logging.Formatter:
         """The formatter for records of *levelno*."""
         fmt = self._resolved.get(levelno)
