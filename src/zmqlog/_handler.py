@@ -220,18 +220,22 @@ def _snapshot(record: logging.LogRecord) -> logging.LogRecord:
     return frozen
 
 
-class _Owned:
-    """A queued copy of a record (see :func:`_snapshot`) that the drain may modify."""
+class _Pinned:
+    """A queued record with the settings to render it with: one logged while the drain
+    task had not yet adopted the current settings, or a copy made by :func:`_snapshot`
+    (*owned*: the drain may modify it)."""
 
-    __slots__ = ("record",)
+    __slots__ = ("owned", "record", "settings")
 
-    def __init__(self, record: logging.LogRecord) -> None:
+    def __init__(self, record: logging.LogRecord, settings: RenderSettings, owned: bool) -> None:
         self.record = record
+        self.settings = settings
+        self.owned = owned
 
 
-# What the queue holds: records as logged, owned copies, and the render settings that
-# apply to the records behind them.
-_Item = logging.LogRecord | _Owned | RenderSettings
+# What the queue holds: records as logged, to be rendered with the drain task's current
+# settings, and pinned ones that say which settings apply.
+_Item = logging.LogRecord | _Pinned
 
 
 class AsyncPUBHandler(logging.Handler):
@@ -335,19 +339,16 @@ class AsyncPUBHandler(logging.Handler):
         self._json = wire_format == "json"
         self._publisher_id = new_publisher_id()
         self._seq = 0
-        # The root topic and formatters apply as they were when a record was logged:
-        # every change makes new settings, which emit() queues ahead of the next record
-        # (_queued_settings: the newest the queue has seen) and the drain task adopts
-        # when it reaches them (_drain_settings).
+        # The root topic and formatters apply as they were when a record was logged.
+        # Every change makes new settings. A record is queued bare while they are the
+        # ones the drain task renders with (_drain_settings), and pinned to them until
+        # the drain task reaches such a pinned record and adopts them.
         if isinstance(root_topic, bytes):
             root_topic = root_topic.decode("utf-8")
         self._root_topic = root_topic
         self._formatters = _Formatters(default_formatters(), self._settings_changed)
         self._settings = self._new_settings()
-        self._queued_settings = self._drain_settings = self._settings
-        # The settings markers now in the queue, in queue order: their number without a
-        # lock (a signal handler that logs must never wait for one held below it).
-        self._markers: deque[RenderSettings] = deque()
+        self._drain_settings = self._settings
         # A subclass that overrides emit() must see every record: handle() then takes the
         # stdlib's way through it (see handle()).
         self._via_emit = type(self).emit is not AsyncPUBHandler.emit
@@ -552,24 +553,24 @@ class AsyncPUBHandler(logging.Handler):
             queue = self._queue
             if len(queue) >= self._max_queue and not self._make_room(queue):
                 return True
-            if self._settings is not self._queued_settings:
-                self._queue_settings(queue)
             if self._json:
                 record = snapshot_extras(record)  # extras travel too, as they are now
             args = record.args
-            if type(record.msg) is not str:
-                queue.append(_Owned(_snapshot(record)))
+            if self._settings is not self._drain_settings:
+                queue.append(self._pinned(record))
+            elif type(record.msg) is not str:
+                queue.append(_Pinned(_snapshot(record), self._settings, True))
             elif not args:
                 queue.append(record)
             elif type(args) is tuple:
                 for arg in args:
                     if type(arg) not in _IMMUTABLE_ARG_TYPES:
-                        queue.append(_Owned(_snapshot(record)))
+                        queue.append(_Pinned(_snapshot(record), self._settings, True))
                         break
                 else:
                     queue.append(record)
             else:
-                queue.append(_Owned(_snapshot(record)))  # a mapping: may change
+                queue.append(_Pinned(_snapshot(record), self._settings, True))  # a mapping
             if self._wake_needed:
                 self._wake_or_start()
         except Exception:
@@ -599,69 +600,33 @@ class AsyncPUBHandler(logging.Handler):
         queue = self._queue
         if len(queue) >= self._max_queue and not self._make_room(queue):
             return
-        if self._settings is not self._queued_settings:
-            self._queue_settings(queue)
         if self._json:
             record = snapshot_extras(record)  # extras travel too, as they are now
-        args = record.args
-        if type(record.msg) is not str or (
-            args
-            and (type(args) is not tuple or any(type(a) not in _IMMUTABLE_ARG_TYPES for a in args))
-        ):
-            queue.append(_Owned(_snapshot(record)))
-        else:
-            queue.append(record)
+        queue.append(self._pinned(record))
         if self._wake_needed:
             self._wake_or_start()
 
     def _make_room(self, queue: deque[_Item]) -> bool:
-        """The queue looks full: apply the overflow policy; True if the new record goes in."""
-        markers = self._markers
-        if len(queue) - len(markers) < self._max_queue:
-            return True  # settings markers hold some of the places: they are no records
+        """The queue is full: apply the overflow policy; True if the new record goes in."""
         if not self._drop_oldest:
             self._drop(1)
             return False
-        # Drop the oldest *record*. The drain task may pop from the left meanwhile, so
-        # items are removed by identity (RenderSettings compares by identity, and the
-        # record is found by identity before any other record is compared with it).
-        leading: list[RenderSettings] = []
-        index = 0
-        while True:
-            try:
-                oldest = queue[index]
-            except IndexError:
-                return True  # the drain task emptied the queue meanwhile
-            if type(oldest) is not RenderSettings:
-                break
-            leading.append(oldest)
-            index += 1
         try:
-            queue.remove(oldest)
-        except Exception:  # gone (ValueError), or a record's own __eq__ failed
-            return True  # the drain task took it: that made room too
-        self._drop(1)
-        # Markers before the last of those ahead of it have no record behind them now:
-        # without this, a setting changed before every record would pile markers up.
-        for stale in leading[:-1]:
-            try:
-                queue.remove(stale)
-            except ValueError:
-                continue  # the drain task reached it first, and forgot it
-            self._forget_marker(stale)
+            queue.popleft()
+        except IndexError:
+            pass  # the drain task emptied it meanwhile
+        else:
+            self._drop(1)
         return True
 
-    def _queue_settings(self, queue: deque[_Item]) -> None:
-        settings = self._settings
-        self._markers.append(settings)
-        queue.append(settings)
-        self._queued_settings = settings
-
-    def _forget_marker(self, settings: RenderSettings) -> None:
-        try:
-            self._markers.remove(settings)
-        except ValueError:
-            pass  # the queue was cleared meanwhile
+    def _pinned(self, record: logging.LogRecord) -> _Pinned:
+        """*record* with the settings in force now, copied if its text could change."""
+        args = record.args
+        if type(record.msg) is str and (
+            not args or (type(args) is tuple and all(type(a) in _IMMUTABLE_ARG_TYPES for a in args))
+        ):
+            return _Pinned(record, self._settings, False)
+        return _Pinned(_snapshot(record), self._settings, True)
 
     def _wake_or_start(self) -> None:
         if self._idle:
@@ -685,7 +650,7 @@ class AsyncPUBHandler(logging.Handler):
         )
 
     def _records_queued(self) -> int:
-        return max(0, len(self._queue) - len(self._markers))
+        return len(self._queue)
 
     def _wake_up(self) -> None:
         self._idle = self._wake_needed = False
@@ -867,21 +832,29 @@ class AsyncPUBHandler(logging.Handler):
                                 settings.root_topic,
                                 owned=False,
                             )
-                    elif isinstance(item, RenderSettings):
-                        self._forget_marker(item)
-                        settings = self._drain_settings = item
-                        fast = settings.fast
-                        continue
+                    elif isinstance(item, _Pinned):
+                        record = item.record
+                        pinned = item.settings
+                        if pinned is not settings and pinned is self._settings:
+                            # The settings in force now: records queued bare from here
+                            # on were logged under them.
+                            settings = self._drain_settings = pinned
+                            fast = settings.fast
+                        topic, payload = self._encode(
+                            record,
+                            pinned.formatter_for(record.levelno),
+                            pinned.root_topic,
+                            owned=item.owned,
+                        )
                     else:
-                        # An owned copy, or a LogRecord subclass (whose getMessage() may
-                        # differ): the level's formatter renders it.
-                        owned = isinstance(item, _Owned)
-                        record = item.record if isinstance(item, _Owned) else item
+                        # A LogRecord subclass, whose getMessage() may differ: the
+                        # level's formatter renders it.
+                        record = item
                         topic, payload = self._encode(
                             record,
                             settings.formatter_for(record.levelno),
                             settings.root_topic,
-                            owned=owned,
+                            owned=False,
                         )
                 except Exception:
                     self._errors += 1
@@ -987,8 +960,6 @@ class AsyncPUBHandler(logging.Handler):
         """Count what is still queued as dropped, and say so on stderr."""
         left = self._records_queued() + (self._pending is not None)
         self._queue.clear()
-        self._markers.clear()
-        self._drain_settings = self._queued_settings
         self._pending = None
         if not left:
             return
@@ -1178,8 +1149,6 @@ class AsyncPUBHandler(logging.Handler):
         self._closed = True
         self._socket_closed = True  # the parent's socket: leave it alone
         self._queue.clear()  # the parent publishes these
-        self._markers.clear()
-        self._drain_settings = self._queued_settings
         self._pending = None
         self._task = None
         self._loop = None

@@ -4,9 +4,9 @@
 record must still come out with the root topic and formatter that were in force when
 it was logged, as pyzmq's synchronous handler would send it. Rather than attach both
 to every record (a tuple per record on the caller's path), the handler keeps one
-immutable ``RenderSettings`` and replaces it on every change; the queue carries the
-new instance in front of the first record logged after the change, and the drain task
-switches to it when it gets there.
+immutable ``RenderSettings`` and replaces it on every change. Records are queued bare
+while the drain task renders with the current settings, and pinned to the settings
+they were logged under from a change until the drain task has caught up with it.
 """
 
 from __future__ import annotations
@@ -62,13 +62,6 @@ class RenderSettings:
         """Per level number: ``(levelname, topic frame)`` when its records' payload is
         just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
         Filled by :meth:`fast_entry`; only the drain task reads it."""
-
-    def __eq__(self, other: object) -> bool:
-        # Identity, and never NotImplemented: the handler's queue removes items with
-        # deque.remove(), which must not hand a settings object to a record's __eq__.
-        return self is other
-
-    __hash__ = object.__hash__
 
     def formatter_for(self, levelno: int) -> logging.Formatter:
         """The formatter for records of *levelno*."""
