@@ -79,7 +79,7 @@ async def test_dropping_the_oldest_keeps_a_root_topic_change_for_the_records_beh
 def test_root_topic_changes_do_not_take_the_places_of_records(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
 ) -> None:
-    """max_queue counts records: a settings change waiting in the queue is not one."""
+    """max_queue counts records, however often the root topic changes between them."""
     handler = AsyncPUBHandler(ENDPOINT, context, max_queue=3)
     logger.addHandler(handler)
     logger.info("a")
