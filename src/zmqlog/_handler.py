@@ -808,7 +808,10 @@ class AsyncPUBHandler(logging.Handler):
                         if (
                             entry[0] is record.levelname
                             and not (record.exc_info or record.exc_text or record.stack_info)
-                            and "topic" not in record.__dict__  # extra={"topic": ...}
+                            # extra={"topic": ...}; getattr, since reading __dict__ would
+                            # build a dict for every record (CPython 3.11+ keeps a plain
+                            # instance's attributes without one until it is asked for).
+                            and getattr(record, "topic", None) is None
                         ):
                             template = templates.get(record.msg)
                             if template is None:
