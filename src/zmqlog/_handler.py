@@ -387,7 +387,8 @@ class AsyncPUBHandler(logging.Handler):
         self._sub_waiters: list[tuple[int, asyncio.Future[int]]] = []
         self._sent = 0
         self._errors = 0
-        # Guards what several threads count (drops, settings markers); taken only then.
+        # Guards the drop counters, which several threads change; taken only on a drop.
+        # Re-entrant: a signal handler that logs may interrupt the thread holding it.
         self._drop_lock = threading.RLock()
         self._dropped = 0
         self._unreported = 0
