@@ -557,21 +557,20 @@ class AsyncPUBHandler(logging.Handler):
             if self._json:
                 record = snapshot_extras(record)  # extras travel too, as they are now
             args = record.args
-            if self._settings is not self._drain_settings:
+            # Bare when nothing can change before the drain renders it; else pinned.
+            if self._settings is not self._drain_settings or type(record.msg) is not str:
                 queue.append(self._pinned(record))
-            elif type(record.msg) is not str:
-                queue.append(_Pinned(_snapshot(record), self._settings, True))
             elif not args:
                 queue.append(record)
             elif type(args) is tuple:
                 for arg in args:
                     if type(arg) not in _IMMUTABLE_ARG_TYPES:
-                        queue.append(_Pinned(_snapshot(record), self._settings, True))
+                        queue.append(self._pinned(record))
                         break
                 else:
                     queue.append(record)
             else:
-                queue.append(_Pinned(_snapshot(record), self._settings, True))  # a mapping
+                queue.append(self._pinned(record))  # a mapping
             if self._wake_needed:
                 self._wake_or_start()
         except Exception:
