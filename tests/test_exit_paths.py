@@ -6,8 +6,11 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 import warnings
+from collections import deque
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -138,3 +141,73 @@ def test_forked_child_drops_instead_of_using_the_parents_socket(
     assert stderr.count("disabled in forked child") == 1
     assert handler.stats.queued == 1  # the parent is untouched
     handler.close()
+
+
+class _HeldQueue(deque):  # type: ignore[type-arg]
+    """A queue whose first popleft() on the named thread waits until released."""
+
+    def __init__(self, thread_name: str) -> None:
+        super().__init__()
+        self.thread_name = thread_name
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+
+    def popleft(self) -> Any:
+        if threading.current_thread().name == self.thread_name and not self.arrived.is_set():
+            self.arrived.set()
+            assert self.release.wait(10)
+        return super().popleft()
+
+
+class _CountingLock:
+    """An RLock that says when a non-blocking acquire was refused."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.refused = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        got = self.lock.acquire(blocking, timeout)
+        if not got and not blocking:
+            self.refused.set()
+        return got
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def test_flush_on_another_thread_and_the_drain_task_never_render_at_once(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """A flush() on another thread that is sending when the drain task starts keeps the
+    socket to itself until it is done, so every record keeps its root topic."""
+    handler = AsyncPUBHandler("inproc://renderers", context, root_topic="S")
+    queue = _HeldQueue("flusher")
+    handler._queue = queue
+    refusals = _CountingLock()
+    handler._renderer = refusals  # type: ignore[assignment]
+    sub = context.socket(zmq.SUB)
+    sub.subscribe(b"")
+    sub.connect("inproc://renderers")
+    assert handler.socket.poll(5000, zmq.POLLIN)  # the subscription (read synchronously)
+    logger.addHandler(handler)
+    handler.root_topic = "T"
+    logger.info("one")  # no loop yet: waits in the queue
+    flusher = threading.Thread(target=handler.flush, name="flusher")
+    flusher.start()
+    assert queue.arrived.wait(5)  # flush() is sending, held at its first record
+
+    async def drain_while_the_flush_sends() -> None:
+        handler.start()
+        assert await asyncio.to_thread(refusals.refused.wait, 5)  # the drain task waits
+        logger.info("two")
+        queue.release.set()
+        await asyncio.to_thread(flusher.join, 5)
+        await handler.aclose()
+
+    asyncio.run(drain_while_the_flush_sends())
+    received = []
+    while sub.poll(300):
+        received.append(sub.recv_multipart())
+    sub.close(linger=0)
+    assert received == [[b"T.INFO", b"one\n"], [b"T.INFO", b"two\n"]]

@@ -377,6 +377,10 @@ class AsyncPUBHandler(logging.Handler):
         self._draining = False
         self._aclosing = False
         self._drained = threading.Event()  # set when a drain task ends
+        # One renderer at a time: the drain task, or flush()/close() off the loop. Two
+        # would send on one socket from two threads, and one of them would render with
+        # the settings it read before the other adopted newer ones.
+        self._renderer = threading.RLock()
         self._forked = False
         self._warned_fork = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -713,7 +717,16 @@ class AsyncPUBHandler(logging.Handler):
         try:
             while True:
                 wake.clear()
-                if self._work():
+                if not self._renderer.acquire(blocking=False):
+                    # flush() or close() on another thread is sending: never block the
+                    # loop on it, look again shortly.
+                    await asyncio.sleep(0.001)
+                    continue
+                try:
+                    more = self._work()
+                finally:
+                    self._renderer.release()
+                if more:
                     await asyncio.sleep(0)  # a backlog: let the loop breathe between batches
                     continue
                 if self._blocked:
@@ -1129,9 +1142,14 @@ class AsyncPUBHandler(logging.Handler):
         self._stopping = True
 
     def _send_all_now(self) -> None:
-        self._blocked = False
-        while self._send_batch():
-            pass
+        if not self._renderer.acquire(timeout=self._flush_timeout):
+            return  # another thread's flush() holds the socket; it sends these too
+        try:
+            self._blocked = False
+            while self._send_batch():
+                pass
+        finally:
+            self._renderer.release()
 
     def _flush_blocking(self, timeout: float) -> None:
         """Send everything queued, waiting (no loop runs) while the socket refuses."""
@@ -1160,6 +1178,7 @@ class AsyncPUBHandler(logging.Handler):
         self._wake_needed = True
         self._drop_lock = threading.RLock()  # another thread may have held it at fork
         self._drained = threading.Event()
+        self._renderer = threading.RLock()
 
     def _say_forked(self) -> None:
         if self._warned_fork:
