@@ -25,7 +25,7 @@ import zmq
 import zmq.asyncio
 
 from zmqlog._aio import events, set_keepalive
-from zmqlog._render import RenderSettings
+from zmqlog._render import DEFAULT_FORMATTER, RenderSettings
 from zmqlog._security import AuthorizedKeys, KeyPath, ServerSecurity
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
@@ -68,7 +68,6 @@ _BATCH: Final = 1000
 _TEMPLATES: Final = 1024
 _TEMPLATE_MAX: Final = 512
 
-_DEFAULT_FORMATTER: Final = logging.Formatter()
 _LogRecord: Final = logging.LogRecord
 _SNDMORE_NOBLOCK: Final = zmq.SNDMORE | zmq.NOBLOCK
 
@@ -138,7 +137,7 @@ def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
     attrs["msg"] = text[:share] + marker if len(text) > share else text
     attrs["args"] = None
     if record.exc_info and not attrs.get("exc_text"):
-        attrs["exc_text"] = _DEFAULT_FORMATTER.formatException(record.exc_info)
+        attrs["exc_text"] = DEFAULT_FORMATTER.formatException(record.exc_info)
     attrs["exc_info"] = None
     for key in ("exc_text", "stack_info"):
         value = attrs.get(key)
@@ -647,14 +646,11 @@ class AsyncPUBHandler(logging.Handler):
     def stats(self) -> HandlerStats:
         """What the handler has queued, sent, dropped and failed to format so far."""
         return HandlerStats(
-            queued=self._records_queued() + (self._pending is not None),
+            queued=len(self._queue) + (self._pending is not None),
             sent=self._sent,
             dropped=self._dropped,
             errors=self._errors,
         )
-
-    def _records_queued(self) -> int:
-        return len(self._queue)
 
     def _wake_up(self) -> None:
         self._idle = self._wake_needed = False
@@ -842,12 +838,7 @@ class AsyncPUBHandler(logging.Handler):
                                 payload = _truncate(payload, limit)
                             topic = entry[1]
                         else:
-                            topic, payload = self._encode(
-                                record,
-                                settings.formatter_for(record.levelno),
-                                settings.root_topic,
-                                owned=False,
-                            )
+                            topic, payload = self._encode(record, settings, owned=False)
                     elif isinstance(item, _Pinned):
                         record = item.record
                         pinned = item.settings
@@ -856,22 +847,12 @@ class AsyncPUBHandler(logging.Handler):
                             # on were logged under them.
                             settings = self._drain_settings = pinned
                             fast = settings.fast
-                        topic, payload = self._encode(
-                            record,
-                            pinned.formatter_for(record.levelno),
-                            pinned.root_topic,
-                            owned=item.owned,
-                        )
+                        topic, payload = self._encode(record, pinned, owned=item.owned)
                     else:
                         # A LogRecord subclass, whose getMessage() may differ: the
                         # level's formatter renders it.
                         record = item
-                        topic, payload = self._encode(
-                            record,
-                            settings.formatter_for(record.levelno),
-                            settings.root_topic,
-                            owned=False,
-                        )
+                        topic, payload = self._encode(record, settings, owned=False)
                 except Exception:
                     self._errors += 1
                     self.handleError(record)
@@ -907,9 +888,10 @@ class AsyncPUBHandler(logging.Handler):
         return template
 
     def _encode(
-        self, record: logging.LogRecord, fmt: logging.Formatter, root_topic: str, *, owned: bool
+        self, record: logging.LogRecord, settings: RenderSettings, *, owned: bool
     ) -> tuple[bytes, bytes]:
-        """Encode in this handler's wire format, keeping the payload within max_payload."""
+        """Encode with *settings* in this handler's wire format, within max_payload."""
+        fmt, root_topic = settings.formatter_for(record.levelno), settings.root_topic
         limit = self._max_payload
         if not self._json:
             topic, payload = encode_text(record, fmt, root_topic, owned=owned)
@@ -960,9 +942,7 @@ class AsyncPUBHandler(logging.Handler):
             (count,),
             None,
         )
-        topic, payload = self._encode(
-            record, self.formatter_for(logging.WARNING), self._root_topic, owned=True
-        )
+        topic, payload = self._encode(record, self._settings, owned=True)
         try:
             self._sync.send(topic, _SNDMORE_NOBLOCK)
             self._sync.send(payload, zmq.NOBLOCK)
@@ -974,7 +954,7 @@ class AsyncPUBHandler(logging.Handler):
 
     def _abandon_leftovers(self, why: str) -> None:
         """Count what is still queued as dropped, and say so on stderr."""
-        left = self._records_queued() + (self._pending is not None)
+        left = len(self._queue) + (self._pending is not None)
         self._queue.clear()
         self._pending = None
         if not left:

@@ -17,13 +17,14 @@ from typing import Final
 
 from zmqlog.wire import join_topic
 
-__all__ = ["NOT_PLAIN", "RenderSettings", "is_plain"]
+__all__ = ["DEFAULT_FORMATTER", "NOT_PLAIN", "RenderSettings", "is_plain"]
 
 NOT_PLAIN: Final[tuple[object, bytes]] = (object(), b"")
 """A level whose records the drain task must render with their formatter. Its first
 item is no record's level name (not even None), so the identity check always fails."""
 
-_DEFAULT_FORMATTER: Final = logging.Formatter()
+DEFAULT_FORMATTER: Final = logging.Formatter()
+"""The formatter of a level without one, when the handler has none either."""
 
 
 def is_plain(fmt: logging.Formatter) -> bool:
@@ -55,7 +56,7 @@ class RenderSettings:
     ) -> None:
         self.root_topic = root_topic
         self._formatters = dict(formatters)
-        self._default = default or _DEFAULT_FORMATTER
+        self._default = default or DEFAULT_FORMATTER
         self._plain_allowed = plain_allowed
         self._resolved: dict[int, logging.Formatter] = {}
         self.fast: dict[int, tuple[object, bytes]] = {}
