@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Iterator
 
 import pytest
 import zmq
+
+from zmqlog import AsyncPUBHandler
 
 _names = itertools.count()
 
@@ -47,3 +50,11 @@ def make_record(
 ) -> logging.LogRecord:
     """A LogRecord as a logging call in this file would create it."""
     return logging.LogRecord(name, level, __file__, 42, msg, args or None, exc_info, "func")
+
+
+@contextlib.contextmanager
+def held_drain(handler: AsyncPUBHandler) -> Iterator[None]:
+    """Keep *handler*'s drain from sending while the block runs (a test of the queue
+    itself): no loop task or drain thread renders a record until it ends."""
+    with handler._drain.lock:
+        yield

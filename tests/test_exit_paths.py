@@ -16,6 +16,7 @@ import anyio
 import pytest
 import zmq
 
+from tests.conftest import held_drain
 from zmqlog import AsyncPUBHandler, LogPublisher, LogSubscriber
 
 SCRIPT = Path(__file__).parent / "scripts" / "exit_paths.py"
@@ -49,14 +50,16 @@ async def test_cancelling_aclose_itself_still_closes(logger: logging.Logger) -> 
     pub = LogPublisher("tcp://127.0.0.1:*", logger=logger)
     await pub.__aenter__()
     logger.info("one")
+    runner = pub.handler._scheduler.loop_runner
+    assert runner is not None
     closing = asyncio.create_task(pub.aclose())
     await asyncio.sleep(0)
     closing.cancel()
     with pytest.raises(asyncio.CancelledError):
         await closing
     # The drain task, cancelled in turn, closes the socket on its way out.
-    assert await asyncio.to_thread(pub.handler._drained.wait, 5)
-    assert pub.handler._socket_closed
+    assert await asyncio.to_thread(runner.done.wait, 5)
+    assert pub.handler._socket.closed
 
 
 async def test_every_close_is_idempotent(
@@ -114,12 +117,14 @@ def test_forked_child_drops_instead_of_using_the_parents_socket(
     """After fork() the child's records are dropped and counted; it says so once."""
     handler = AsyncPUBHandler("inproc://parent", context)
     logger.addHandler(handler)
-    logger.info("queued in the parent")
     read_end, write_end = os.pipe()
     err_read, err_write = os.pipe()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), held_drain(handler):  # the record stays queued
+        logger.info("queued in the parent")
         warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
         pid = os.fork()
+        if pid:
+            parent_queued = handler.stats.queued
     if pid == 0:  # the child: report and leave without running any cleanup
         try:
             sys.stderr = os.fdopen(err_write, "w")
@@ -139,8 +144,9 @@ def test_forked_child_drops_instead_of_using_the_parents_socket(
     os.waitpid(pid, 0)
     assert result == "0 2"  # the parent's queue was not inherited; both records counted
     assert stderr.count("disabled in forked child") == 1
-    assert handler.stats.queued == 1  # the parent is untouched
+    assert parent_queued == 1  # the parent is untouched
     handler.close()
+    assert handler.stats[:2] == (0, 1)  # and it publishes the record
 
 
 class _HeldQueue(deque):  # type: ignore[type-arg]
@@ -175,37 +181,41 @@ class _CountingLock:
     def release(self) -> None:
         self.lock.release()
 
+    def __enter__(self) -> bool:
+        return self.acquire()
 
-def test_flush_on_another_thread_and_the_drain_task_never_render_at_once(
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_the_drain_thread_and_a_loop_task_never_render_at_once(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
 ) -> None:
-    """A flush() on another thread that is sending when the drain task starts keeps the
-    socket to itself until it is done, so every record keeps its root topic."""
+    """A loop task that starts while the drain thread is sending waits for the thread's
+    round to end (without blocking its loop), and every record keeps its root topic
+    and its place."""
     handler = AsyncPUBHandler("inproc://renderers", context, root_topic="S")
-    queue = _HeldQueue("flusher")
-    handler._queue = queue
+    queue = _HeldQueue("zmqlog-drain")
+    handler._queue.items = queue
     refusals = _CountingLock()
-    handler._renderer = refusals  # type: ignore[assignment]
+    handler._drain.lock = refusals  # type: ignore[assignment]
     sub = context.socket(zmq.SUB)
     sub.subscribe(b"")
     sub.connect("inproc://renderers")
     assert handler.socket.poll(5000, zmq.POLLIN)  # the subscription (read synchronously)
     logger.addHandler(handler)
     handler.root_topic = "T"
-    logger.info("one")  # no loop yet: waits in the queue
-    flusher = threading.Thread(target=handler.flush, name="flusher")
-    flusher.start()
-    assert queue.arrived.wait(5)  # flush() is sending, held at its first record
+    logger.info("one")  # no loop: the drain thread takes it
+    assert queue.arrived.wait(5)  # the thread is sending, held at its first record
 
-    async def drain_while_the_flush_sends() -> None:
+    async def drain_while_the_thread_sends() -> None:
         handler.start()
-        assert await asyncio.to_thread(refusals.refused.wait, 5)  # the drain task waits
+        assert await asyncio.to_thread(refusals.refused.wait, 5)  # the task waits
         logger.info("two")
         queue.release.set()
-        await asyncio.to_thread(flusher.join, 5)
         await handler.aclose()
 
-    asyncio.run(drain_while_the_flush_sends())
+    asyncio.run(drain_while_the_thread_sends())
     received = []
     while sub.poll(300):
         received.append(sub.recv_multipart())

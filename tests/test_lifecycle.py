@@ -47,7 +47,7 @@ def test_logging_with_no_loop_and_closing_does_not_hang(logger: logging.Logger) 
         logger.info("nobody hears %d", i)
     logger.removeHandler(handler)
     handler.close()
-    assert handler._socket_closed
+    assert handler._socket.closed
 
 
 def test_asyncio_run_ending_without_close_keeps_the_handler_usable(
@@ -60,9 +60,9 @@ def test_asyncio_run_ending_without_close_keeps_the_handler_usable(
     async def service() -> bool:
         logger.info("starts the drain task")
         await asyncio.sleep(0)
-        return handler._task is not None
+        return handler._scheduler.loop_alive()
 
     assert asyncio.run(service())
-    assert handler._task is None
+    assert handler._scheduler.loop_runner is None
     assert asyncio.run(service())
     handler.close()

@@ -12,6 +12,7 @@ import anyio
 import pytest
 import zmq
 
+from tests.conftest import held_drain
 from zmqlog import AsyncPUBHandler, LogMessage, LogSubscriber, UsageError
 
 ENDPOINT = "inproc://overflow"
@@ -82,12 +83,13 @@ def test_root_topic_changes_do_not_take_the_places_of_records(
     """max_queue counts records, however often the root topic changes between them."""
     handler = AsyncPUBHandler(ENDPOINT, context, max_queue=3)
     logger.addHandler(handler)
-    logger.info("a")
-    handler.root_topic = "b"
-    logger.info("b")
-    handler.root_topic = "c"
-    logger.info("c")
-    assert handler.stats == (3, 0, 0, 0)  # queued, sent, dropped, errors
+    with held_drain(handler):
+        logger.info("a")
+        handler.root_topic = "b"
+        logger.info("b")
+        handler.root_topic = "c"
+        logger.info("c")
+        assert handler.stats == (3, 0, 0, 0)  # queued, sent, dropped, errors
 
 
 async def test_root_topics_changed_by_another_thread_survive_drop_oldest(
@@ -137,19 +139,20 @@ def test_a_root_topic_set_before_every_record_keeps_a_full_queue_small(
     the settings of dropped records are dropped with them."""
     handler = AsyncPUBHandler(ENDPOINT, context, max_queue=10, overflow="drop_oldest")
     logger.addHandler(handler)
-    for i in range(100):
-        handler.root_topic = f"request{i}"
-        logger.info("%d", i)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(100, 5_100):
+    with held_drain(handler):
+        for i in range(100):
             handler.root_topic = f"request{i}"
             logger.info("%d", i)
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    assert handler.stats[:3] == (10, 0, 5_090)  # queued, sent, dropped
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for i in range(100, 5_100):
+                handler.root_topic = f"request{i}"
+                logger.info("%d", i)
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert handler.stats[:3] == (10, 0, 5_090)  # queued, sent, dropped
     assert grown < 100_000  # settings kept for 5,000 dropped records would be megabytes
 
 
@@ -171,14 +174,17 @@ def test_a_signal_handler_that_logs_never_deadlocks_the_handler(
     previous = signal.signal(signal.SIGPROF, log_a_tick)
     signal.setitimer(signal.ITIMER_PROF, 0.0005, 0.0005)
     try:
-        for i in range(30_000):
-            handler.root_topic = f"t{i % 7}"
-            logger.info("%d", i)
+        with held_drain(handler):  # every record is queued or dropped, none sent
+            for i in range(30_000):
+                handler.root_topic = f"t{i % 7}"
+                logger.info("%d", i)
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            stats = handler.stats
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.signal(signal.SIGPROF, previous)
     assert ticks > 0
-    assert handler.stats.queued + handler.stats.dropped == 30_000 + ticks
+    assert stats.queued + stats.dropped == 30_000 + ticks
 
 
 def test_emit_after_close_is_counted_as_dropped(

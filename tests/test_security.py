@@ -64,7 +64,10 @@ async def handshake_failures(
     handler: zmqlog.AsyncPUBHandler,
 ) -> AsyncIterator[Callable[[], Awaitable[int]]]:
     """Watch the publisher's socket; yield a function awaiting the next failed handshake."""
-    monitor: zmq.asyncio.Socket = handler.socket.get_monitor_socket(_HANDSHAKE_FAILED)
+    # The handler's own socket is a plain one (as pyzmq's PUBHandler's is) unless the
+    # test gave it an asyncio context: watch it through an asyncio view either way.
+    raw = handler.socket.get_monitor_socket(_HANDSHAKE_FAILED)
+    monitor = raw if isinstance(raw, zmq.asyncio.Socket) else zmq.asyncio.Socket.from_socket(raw)
 
     async def next_failure() -> int:
         with anyio.fail_after(5):
@@ -75,7 +78,7 @@ async def handshake_failures(
         yield next_failure
     finally:
         handler.socket.disable_monitor()
-        monitor.close(linger=0)
+        raw.close(linger=0)
 
 
 async def receives_nothing(sub: zmqlog.LogSubscriber, seconds: float = 0.5) -> bool:

@@ -7,8 +7,9 @@ pyzmq sends, so pyzmq's subscribers and ``python -m zmq.log`` keep working.
 
 from __future__ import annotations
 
-from zmqlog._handler import AsyncPUBHandler, HandlerStats
+from zmqlog._handler import AsyncPUBHandler
 from zmqlog._publisher import LogPublisher
+from zmqlog._queue import HandlerStats
 from zmqlog._security import generate_keypair
 from zmqlog._subscriber import LogMessage, LogSubscriber, SubscriberStats
 from zmqlog._topics import TopicLogger

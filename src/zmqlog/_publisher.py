@@ -10,7 +10,8 @@ from types import TracebackType
 import zmq
 import zmq.asyncio
 
-from zmqlog._handler import AsyncPUBHandler, HandlerStats, Overflow
+from zmqlog._handler import AsyncPUBHandler
+from zmqlog._queue import HandlerStats, Overflow
 from zmqlog._security import AuthorizedKeys, KeyPath
 from zmqlog.exceptions import UsageError
 from zmqlog.wire import WireFormat
@@ -131,8 +132,6 @@ class LogPublisher:
     @property
     def endpoint(self) -> str:
         """The endpoint in use; after binding to port ``*`` it holds the real port."""
-        if self._handler is not None and self._bind:
-            return self._handler.socket.getsockopt_string(zmq.LAST_ENDPOINT)
         return self._endpoint
 
     async def __aenter__(self) -> Self:
@@ -140,6 +139,9 @@ class LogPublisher:
             raise UsageError("a LogPublisher can only be entered once; create a new one")
         self._entered = True
         handler = self._make_handler()
+        if self._bind:
+            # Kept, so that it stays readable after the socket is closed.
+            self._endpoint = handler._socket.last_endpoint
         handler.setLevel(self._level)
         handler.start()
         self._handler = handler

@@ -1,30 +1,54 @@
-"""RenderSettings: a handler's root topic and formatters, as they were when a record was logged.
+"""Rendering records into frames: the settings they are rendered with, and the encoder.
 
-``AsyncPUBHandler`` renders records on its drain task, later than they were logged. A
-record must still come out with the root topic and formatter that were in force when
-it was logged, as pyzmq's synchronous handler would send it. Rather than attach both
-to every record (a tuple per record on the caller's path), the handler keeps one
-immutable ``RenderSettings`` and replaces it on every change. Records are queued bare
-while the drain task renders with the current settings, and pinned to the settings
-they were logged under from a change until the drain task has caught up with it.
+``AsyncPUBHandler`` renders records on its drain, later than they were logged. A record
+must still come out with the root topic and formatter that were in force when it was
+logged, as pyzmq's synchronous handler would send it. Rather than attach both to
+every record (a tuple per record on the caller's path), the handler keeps one
+immutable :class:`RenderSettings` and replaces it on every change. Records are queued
+bare while the drain renders with the current settings, and pinned to the settings
+they were logged under from a change until the drain has caught up with it
+(:class:`Renderer` holds both: :attr:`~Renderer.current` and :attr:`~Renderer.drained`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
-from zmqlog.wire import join_topic
+from zmqlog.wire import (
+    TOPIC_DELIM,
+    PublisherId,
+    encode_json,
+    encode_text,
+    join_topic,
+    new_publisher_id,
+)
 
-__all__ = ["DEFAULT_FORMATTER", "NOT_PLAIN", "RenderSettings", "is_plain"]
+__all__ = [
+    "DEFAULT_FORMATTER",
+    "NOT_PLAIN",
+    "Formatters",
+    "RenderSettings",
+    "Renderer",
+    "is_plain",
+    "truncate",
+]
 
 NOT_PLAIN: Final[tuple[object, bytes]] = (object(), b"")
-"""A level whose records the drain task must render with their formatter. Its first
-item is no record's level name (not even None), so the identity check always fails."""
+"""A level whose records the drain must render with their formatter. Its first item
+is no record's level name (not even None), so the identity check always fails."""
 
 DEFAULT_FORMATTER: Final = logging.Formatter()
 """The formatter of a level without one, when the handler has none either."""
+
+# The drain's cache of message templates: how many, and the longest message kept.
+_TEMPLATES: Final = 1024
+_TEMPLATE_MAX: Final = 512
+
+_TRUNCATED: Final = b"... [zmqlog: truncated %d bytes]\n"
+
+_STANDARD_ATTRS: Final = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 def is_plain(fmt: logging.Formatter) -> bool:
@@ -35,6 +59,38 @@ def is_plain(fmt: logging.Formatter) -> bool:
         and type(style) is logging.PercentStyle
         and getattr(style, "_fmt", None) == "%(message)s\n"
     )
+
+
+def truncate(payload: bytes, limit: int) -> bytes:
+    """Cut *payload* to about *limit* bytes on a UTF-8 boundary, saying how much went."""
+    cut = payload[:limit]
+    # Back off to the start of a character rather than split a multi-byte sequence.
+    for back in range(min(3, len(cut))):
+        if cut[len(cut) - 1 - back] & 0xC0 != 0x80:
+            if cut[len(cut) - 1 - back] >= 0xC0:
+                cut = cut[: len(cut) - 1 - back]
+            break
+    return cut + _TRUNCATED % (len(payload) - len(cut))
+
+
+def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
+    """A copy of *record* without extras and with its texts cut to fit *limit* bytes."""
+    text = str(record.msg)
+    if record.args:
+        text = text % record.args
+    attrs = {k: v for k, v in record.__dict__.items() if k in _STANDARD_ATTRS}
+    share = limit // 4  # characters, up to 4 bytes each in UTF-8, with room for the rest
+    marker = "... [zmqlog: truncated]"
+    attrs["msg"] = text[:share] + marker if len(text) > share else text
+    attrs["args"] = None
+    if record.exc_info and not attrs.get("exc_text"):
+        attrs["exc_text"] = DEFAULT_FORMATTER.formatException(record.exc_info)
+    attrs["exc_info"] = None
+    for key in ("exc_text", "stack_info"):
+        value = attrs.get(key)
+        if isinstance(value, str) and len(value) > share // 2:
+            attrs[key] = value[: share // 2] + marker
+    return logging.makeLogRecord(attrs)
 
 
 class RenderSettings:
@@ -62,7 +118,7 @@ class RenderSettings:
         self.fast: dict[int, tuple[object, bytes]] = {}
         """Per level number: ``(levelname, topic frame)`` when its records' payload is
         just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
-        Filled by :meth:`fast_entry`; only the drain task reads it."""
+        Filled by :meth:`fast_entry`; only the drain reads it."""
 
     def formatter_for(self, levelno: int) -> logging.Formatter:
         """The formatter for records of *levelno*."""
@@ -89,7 +145,7 @@ class RenderSettings:
         """Work out and remember :attr:`fast`'s entry for *levelno*.
 
         The level name kept is the very string object ``logging`` puts on every record of
-        that level, so the drain task can compare by identity; a record that carries any
+        that level, so the drain can compare by identity; a record that carries any
         other name (one rebuilt from elsewhere, a renamed level) takes the formatter path.
         """
         levelname = logging.getLevelName(levelno)
@@ -103,3 +159,143 @@ class RenderSettings:
         if len(self.fast) < 256:
             self.fast[levelno] = entry
         return entry
+
+
+class Formatters(dict[int, "logging.Formatter | None"]):
+    """pyzmq's public ``formatters`` dict, telling its handler when it changes."""
+
+    __slots__ = ("_changed",)
+
+    def __init__(
+        self, items: dict[int, logging.Formatter | None], changed: Callable[[], None]
+    ) -> None:
+        super().__init__(items)
+        self._changed = changed
+
+    def __setitem__(self, key: int, value: logging.Formatter | None) -> None:
+        super().__setitem__(key, value)
+        self._changed()
+
+    def __delitem__(self, key: int) -> None:
+        super().__delitem__(key)
+        self._changed()
+
+    # Every other way to change a dict, so no change goes unseen (even half of one).
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().update(*args, **kwargs)
+        finally:
+            self._changed()
+
+    # typeshed types dict's |= through __or__'s overloads; this one only updates in place.
+    def __ior__(self, other: Any) -> Formatters:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def pop(self, key: int, *default: Any) -> Any:
+        if key not in self:
+            return super().pop(key, *default)  # the default, or KeyError: nothing changed
+        value = super().pop(key)
+        self._changed()
+        return value
+
+    def popitem(self) -> tuple[int, logging.Formatter | None]:
+        item = super().popitem()
+        self._changed()
+        return item
+
+    def setdefault(self, key: int, default: logging.Formatter | None = None) -> Any:
+        if key in self:
+            return self[key]
+        super().__setitem__(key, default)
+        self._changed()
+        return default
+
+    def clear(self) -> None:
+        super().clear()
+        self._changed()
+
+
+class Renderer:
+    """Turns queued records into ``(topic, payload)`` frames in the handler's wire format.
+
+    It holds the settings the caller's side logs under (:attr:`current`, replaced by
+    the handler on every change) and those the drain renders bare records with
+    (:attr:`drained`), the drain's message templates, the payload limit, and in JSON
+    mode the publisher's identity and the next sequence number. Only the drain, one
+    round at a time, calls its methods.
+    """
+
+    __slots__ = ("current", "drained", "json", "max_payload", "publisher", "seq", "templates")
+
+    def __init__(self, settings: RenderSettings, *, json: bool, max_payload: int) -> None:
+        self.current = settings
+        """The settings records are logged under now."""
+        self.drained = settings
+        """The settings the drain renders records that were queued bare with."""
+        self.json = json
+        self.max_payload = max_payload
+        self.publisher: PublisherId = new_publisher_id()
+        self.seq = 0
+        """The sequence number of the next JSON message ZeroMQ accepts."""
+        self.templates: dict[str, str] = {}
+        """Message templates (msg + "\\n", or "" when msg holds a subtopic) for the
+        drain's direct rendering of pyzmq's INFO format (see :meth:`template`)."""
+
+    def template(self, record: logging.LogRecord) -> str:
+        """*record*'s message with pyzmq's INFO newline, or "" if it holds a subtopic.
+
+        Remembered for messages up to _TEMPLATE_MAX characters, _TEMPLATES at most: text
+        made at runtime (f-strings) is unique each time, so the cache starts over when
+        full rather than hold on to it.
+        """
+        msg: str = record.msg
+        template = "" if TOPIC_DELIM in msg else msg + "\n"
+        if len(msg) <= _TEMPLATE_MAX:
+            templates = self.templates
+            if len(templates) >= _TEMPLATES:
+                templates.clear()  # bounded: start over rather than stop learning
+            templates[msg] = template
+        return template
+
+    def encode(
+        self, record: logging.LogRecord, settings: RenderSettings, *, owned: bool
+    ) -> tuple[bytes, bytes]:
+        """Encode *record* with *settings*, within ``max_payload``.
+
+        A JSON payload carries :attr:`seq` without using it up: the drain calls
+        :meth:`accepted` once ZeroMQ took the message.
+        """
+        fmt, root_topic = settings.formatter_for(record.levelno), settings.root_topic
+        limit = self.max_payload
+        if not self.json:
+            topic, payload = encode_text(record, fmt, root_topic, owned=owned)
+            if len(payload) > limit:
+                payload = truncate(payload, limit)
+            return topic, payload
+        publisher, seq = self.publisher, self.seq
+        frames = encode_json(record, fmt, root_topic, publisher=publisher, seq=seq)
+        if len(frames[1]) > limit:
+            # Cutting JSON bytes would make them unreadable: shrink the record instead.
+            frames = encode_json(
+                _shrunk(record, limit), fmt, root_topic, publisher=publisher, seq=seq
+            )
+        return frames
+
+    def accepted(self) -> None:
+        """ZeroMQ took a message encoded by :meth:`encode`: the next one gets a new number."""
+        if self.json:
+            self.seq += 1
+
+    def drop_report(self, count: int) -> tuple[bytes, bytes]:
+        """The frames of zmqlog's WARNING that *count* records were lost."""
+        record = logging.LogRecord(
+            "zmqlog",
+            logging.WARNING,
+            __file__,
+            0,
+            "zmqlog::%d log record(s) dropped by this publisher; see its stats",
+            (count,),
+            None,
+        )
+        return self.encode(record, self.current, owned=True)

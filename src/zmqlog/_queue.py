@@ -1,0 +1,173 @@
+"""RecordQueue: the bounded hand-off between the threads that log and the drain.
+
+This is the state the two sides of a handler share, kept in one small object in the
+manner of anyio's memory object streams: the caller's side (``AsyncPUBHandler.handle``)
+appends records, the drain pops them from the other end, and the overflow policy and
+the counters sit beside the buffer. ``deque.append`` and ``deque.popleft`` are atomic in
+CPython, so neither side locks to hand a record over; the counters that several threads
+change (records lost, records that failed) take a lock, and only when something is lost.
+
+No zmq and no asyncio here: the queue is tested on its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Final, Generic, Literal, NamedTuple, TypeVar, get_args
+
+from zmqlog.exceptions import UsageError
+
+__all__ = ["HandlerStats", "Overflow", "RecordQueue", "check_overflow"]
+
+T = TypeVar("T")
+
+Overflow = Literal["drop_newest", "drop_oldest"]
+"""What ``emit()`` does when the queue is full: drop the new record, or the oldest queued."""
+
+_POLICIES: Final = get_args(Overflow)
+
+
+def check_overflow(overflow: object) -> Overflow:
+    """Return *overflow* if it names a policy; raise :class:`UsageError` naming them if not."""
+    if overflow not in _POLICIES:
+        raise UsageError(
+            f"overflow must be one of {', '.join(map(repr, _POLICIES))}, not {overflow!r}"
+        )
+    return overflow  # type: ignore[return-value]
+
+
+class HandlerStats(NamedTuple):
+    """Counters of an :class:`AsyncPUBHandler` (and its :class:`LogPublisher`).
+
+    Every record logged to the handler is in exactly one of them, so at any moment
+    ``queued + sent + dropped + errors`` is the number of records logged, plus the
+    drop reports zmqlog itself sent (counted in ``sent``).
+    """
+
+    queued: int
+    """Records waiting to be sent now (including one the socket has not yet taken)."""
+    sent: int
+    """Messages handed to ZeroMQ (including zmqlog's own drop reports)."""
+    dropped: int
+    """Records zmqlog lost: queue full, socket refused past its deadline or failed,
+    logged after close or in a forked child, or unsent when the handler closed.
+    ZeroMQ's own drops at a subscriber's high-water mark are invisible here (see
+    ``lossless``), and so are messages ZeroMQ accepted but could not deliver within
+    ``linger`` of the close."""
+    errors: int
+    """Records that could not be formatted or encoded (reported through ``handleError``)."""
+
+
+class RecordQueue(Generic[T]):
+    """A bounded FIFO of records with an overflow policy and the handler's counters.
+
+    The caller's side reads :attr:`closed`, :attr:`consumer_thread`, :attr:`items`,
+    :attr:`max_items` and :attr:`wake_needed` directly (each attribute read is paid
+    per logging call), appends to :attr:`items`, and calls :meth:`make_room` when the
+    queue is full. The drain pops from :attr:`items`, counts what it sent in
+    :attr:`sent` (only one drain round runs at a time, so it needs no lock), and sets
+    :attr:`wake_needed` when it stops looking at the queue by itself.
+    """
+
+    __slots__ = (
+        "_drop_oldest",
+        "_lock",
+        "closed",
+        "consumer_thread",
+        "dropped",
+        "errors",
+        "items",
+        "max_items",
+        "sent",
+        "unreported",
+        "wake_needed",
+    )
+
+    def __init__(self, max_items: int, overflow: Overflow = "drop_newest") -> None:
+        if type(max_items) is not int or max_items < 1:
+            raise UsageError(f"max_queue must be a positive number of records, not {max_items!r}")
+        self.items: deque[T] = deque()
+        """The records, oldest first."""
+        self.max_items = max_items
+        """How many records :attr:`items` holds before the overflow policy applies."""
+        self._drop_oldest = check_overflow(overflow) == "drop_oldest"
+        self.closed = False
+        """True once no record may be added: each one offered is dropped and counted."""
+        self.consumer_thread: int | None = None
+        """The thread running a drain round right now, if any. A record logged on that
+        thread comes from inside the drain's own work (a formatter that logs), and
+        queueing it could feed the drain forever."""
+        self.wake_needed = True
+        """True while no drain will look at :attr:`items` without being told to."""
+        self.sent = 0
+        self.dropped = 0
+        self.unreported = 0
+        """Drops not yet reported to subscribers (see :meth:`reported`)."""
+        self.errors = 0
+        # Re-entrant: a signal handler that logs may interrupt the thread holding it.
+        self._lock = threading.RLock()
+
+    def make_room(self) -> bool:
+        """The queue is full: apply the overflow policy. True if the new record goes in."""
+        if not self._drop_oldest:
+            self.drop()
+            return False
+        try:
+            self.items.popleft()
+        except IndexError:
+            pass  # the drain emptied it meanwhile
+        else:
+            self.drop()
+        return True
+
+    def drop(self, count: int = 1) -> None:
+        """Count *count* records as lost."""
+        with self._lock:
+            self.dropped += count
+            self.unreported += count
+
+    def fail(self, count: int = 1) -> None:
+        """Count *count* records that could not be formatted or encoded."""
+        with self._lock:
+            self.errors += count
+
+    def reported(self, count: int) -> None:
+        """*count* drops were reported to the subscribers."""
+        with self._lock:
+            self.unreported -= count
+
+    def abandon(self) -> int:
+        """Drop every queued record, count them, and return how many there were."""
+        count = 0
+        items = self.items
+        while True:
+            try:
+                items.popleft()
+            except IndexError:
+                break
+            count += 1
+        if count:
+            self.drop(count)
+        return count
+
+    def close(self) -> None:
+        """Accept no more records; those offered from now on are dropped and counted."""
+        self.closed = True
+
+    def after_fork(self) -> None:
+        """In a forked child: forget the parent's records (the parent sends them) and
+        any lock a vanished thread may have held."""
+        self.items.clear()
+        self.closed = True
+        self.consumer_thread = None
+        self._lock = threading.RLock()
+
+    def stats(self, in_flight: int = 0) -> HandlerStats:
+        """The counters now; *in_flight* records left the queue but were not sent yet."""
+        return HandlerStats(
+            queued=len(self.items) + in_flight,
+            sent=self.sent,
+            dropped=self.dropped,
+            errors=self.errors,
+        )

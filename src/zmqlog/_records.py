@@ -1,0 +1,91 @@
+"""What a queued record is: the record as logged, or pinned to the settings it was logged under.
+
+A handler that renders later than it was called must still publish what the call
+meant when it was made. A record whose arguments cannot change (str, numbers, dates,
+None) is queued as it is. Any other record has its message merged into text right
+away (:func:`snapshot`), so that a list mutated after the call changes nothing. And a
+record logged while the drain renders with older settings than the handler's current
+ones travels with the settings in force at the call (:class:`Pinned`).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import logging
+from typing import Final
+
+from zmqlog._render import RenderSettings
+from zmqlog.wire import TOPIC_DELIM
+
+__all__ = ["IMMUTABLE_ARG_TYPES", "Item", "Pinned", "has_fixed_text", "pin", "snapshot"]
+
+IMMUTABLE_ARG_TYPES: Final = frozenset(
+    {
+        str,
+        int,
+        float,
+        bool,
+        bytes,
+        complex,
+        type(None),
+        datetime.date,
+        datetime.datetime,
+        datetime.time,
+        datetime.timedelta,
+    }
+)
+"""Argument types whose values cannot change between the logging call and the drain."""
+
+
+def has_fixed_text(record: logging.LogRecord) -> bool:
+    """True if *record*'s message will render the same later as it would now."""
+    args = record.args
+    return type(record.msg) is str and (
+        not args or (type(args) is tuple and all(type(a) in IMMUTABLE_ARG_TYPES for a in args))
+    )
+
+
+def snapshot(record: logging.LogRecord) -> logging.LogRecord:
+    """Return a copy of *record* whose message is fixed to its text right now.
+
+    The subtopic is split off before the args are merged, exactly as pyzmq does, and
+    kept in front of an explicit delimiter so the encoder finds the same split. The
+    merge is the record's own ``getMessage()``, so a record factory's style is kept.
+    """
+    text = str(record.msg)
+    subtopic, delim, rest = text.partition(TOPIC_DELIM)
+    if not delim:
+        subtopic, rest = "", text
+    frozen = copy.copy(record)
+    frozen.msg = rest
+    frozen.msg = f"{subtopic}{TOPIC_DELIM}{frozen.getMessage()}"
+    frozen.args = None
+    return frozen
+
+
+class Pinned:
+    """A queued record with the settings to render it with.
+
+    *owned* says the record is a copy made by :func:`snapshot`, which the drain may
+    modify while rendering it.
+    """
+
+    __slots__ = ("owned", "record", "settings")
+
+    def __init__(self, record: logging.LogRecord, settings: RenderSettings, owned: bool) -> None:
+        self.record = record
+        self.settings = settings
+        self.owned = owned
+
+
+def pin(record: logging.LogRecord, settings: RenderSettings) -> Pinned:
+    """*record* pinned to *settings*, its message fixed first if it could change."""
+    if has_fixed_text(record):
+        return Pinned(record, settings, False)
+    return Pinned(snapshot(record), settings, True)
+
+
+Item = logging.LogRecord | Pinned
+"""What the queue holds: records as logged, rendered with the drain's current settings,
+and pinned ones that say which settings apply."""
