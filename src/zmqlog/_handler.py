@@ -103,7 +103,7 @@ def _collect_unclosed(scheduler: Scheduler, timeout: float, name: str) -> None:
     """
     try:
         threading.Thread(
-            target=_close_parts, args=(scheduler, timeout), name="zmqlog-close", daemon=True
+            target=scheduler.close, args=(timeout,), name="zmqlog-close", daemon=True
         ).start()
     except RuntimeError:  # no new threads at interpreter shutdown: close without waiting
         scheduler.closing = True
@@ -117,43 +117,6 @@ def _collect_unclosed(scheduler: Scheduler, timeout: float, name: str) -> None:
         ResourceWarning,
         stacklevel=2,
     )
-
-
-def _close_parts(scheduler: Scheduler, timeout: float) -> None:
-    """Stop the runners, send what is queued within *timeout*, close the socket.
-
-    Waits (at most about *timeout*); returns at once when called on the thread of the
-    loop whose task runs the drain, which then closes the socket on its way out.
-    """
-    scheduler.closing = True
-    scheduler.queue.close()
-    drain, socket = scheduler.drain, scheduler.socket
-    deadline = time.monotonic() + timeout
-    drain.stop_deadline = deadline
-    runner = scheduler.loop_runner
-    if runner is not None and runner.alive():
-        runner.stopping = True
-        if threading.get_ident() == runner.thread:
-            runner.closes = True
-            runner.wake()
-            return
-        runner.wake()
-        runner.done.wait(timeout + 1.0)
-    if not scheduler.stop_thread(timeout + 1.0):
-        # The drain thread is stuck in a round (a formatter that blocks): it still
-        # holds the socket, so count what is left and leave the socket to it.
-        scheduler.queue.abandon()
-        return
-    if socket.closed:
-        return
-    drain.flush(deadline)
-    if drain.lock.acquire(timeout=1.0):
-        try:
-            drain.abandon("the socket did not take them before close")
-        finally:
-            drain.lock.release()
-    socket.close()
-    socket.term_context()
 
 
 class AsyncPUBHandler(logging.Handler):
@@ -587,38 +550,7 @@ class AsyncPUBHandler(logging.Handler):
                 await asyncio.to_thread(runner.done.wait, timeout + 1.0)
             return
         self._begin_close()
-        scheduler = self._scheduler
-        runner = scheduler.loop_runner
-        loop = asyncio.get_running_loop()
-        if runner is None or runner.loop is not loop or not runner.alive():
-            # The drain runs on a thread or on another loop, or not at all: close the
-            # blocking way, off this loop.
-            await asyncio.to_thread(_close_parts, scheduler, timeout)
-            self._end_close()
-            return
-        drain = self._drain
-        drain.stop_deadline = time.monotonic() + timeout
-        runner.stopping = True
-        runner.wake()
-        try:
-            # The task returns by itself once the queue is empty or the deadline passed;
-            # shielded so that a cancelled caller cannot cut it short.
-            await asyncio.shield(runner.task)
-        except asyncio.CancelledError:
-            if runner.task.done():
-                if not self._socket.closed:
-                    scheduler.close_without_waiting()
-            else:
-                runner.closes = True  # on its way out, the task closes the socket
-                runner.task.cancel()  # its cancellation path sends what it can
-            raise
-        if not self._socket.closed:
-            scheduler.stop_thread(0.1)
-            with drain.lock:
-                drain.run_now()
-                drain.abandon("the socket did not take them before close")
-            self._socket.close()
-            await asyncio.to_thread(self._socket.term_context)
+        await self._scheduler.aclose(timeout)
         self._end_close()
 
     def flush(self) -> None:
@@ -650,7 +582,7 @@ class AsyncPUBHandler(logging.Handler):
         if self._state is _OPEN:
             self._begin_close()
             try:
-                _close_parts(self._scheduler, self._flush_timeout)
+                self._scheduler.close(self._flush_timeout)
             except Exception as error:  # close() runs at exit: it must not raise
                 print(f"zmqlog: closing the handler failed: {error!r}", file=sys.stderr)
             self._end_close()

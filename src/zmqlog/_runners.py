@@ -1,4 +1,4 @@
-"""Who runs the drain: a task on the program's event loop, or a thread when none runs.
+"""Who runs the drain (a loop task, or a thread when no loop runs), and how it stops.
 
 In an asyncio program the drain's rounds run in a task on the loop (:class:`LoopRunner`):
 sends are non-blocking, and the task awaits only the socket's file descriptor, a
@@ -363,6 +363,77 @@ class Scheduler:
         self.socket.close()
         # Terminating the context waits out the linger: not on the event loop's thread.
         threading.Thread(target=self.socket.term_context, name="zmqlog-term", daemon=True).start()
+
+    def close(self, timeout: float) -> None:
+        """Stop the runners, send what is queued within *timeout*, close the socket.
+
+        Waits (at most about *timeout*); returns at once when called on the thread of
+        the loop whose task runs the drain, which then closes the socket on its way out.
+        """
+        self.closing = True
+        self.queue.close()
+        drain, socket = self.drain, self.socket
+        deadline = time.monotonic() + timeout
+        drain.stop_deadline = deadline
+        runner = self.loop_runner
+        if runner is not None and runner.alive():
+            runner.stopping = True
+            if threading.get_ident() == runner.thread:
+                runner.closes = True
+                runner.wake()
+                return
+            runner.wake()
+            runner.done.wait(timeout + 1.0)
+        if not self.stop_thread(timeout + 1.0):
+            # The drain thread is stuck in a round (a formatter that blocks): it still
+            # holds the socket, so count what is left and leave the socket to it.
+            self.queue.abandon()
+            return
+        if socket.closed:
+            return
+        drain.flush(deadline)
+        if drain.lock.acquire(timeout=1.0):
+            try:
+                drain.abandon("the socket did not take them before close")
+            finally:
+                drain.lock.release()
+        socket.close()
+        socket.term_context()
+
+    async def aclose(self, timeout: float) -> None:
+        """:meth:`close` for a coroutine: the loop never waits, and a task that runs
+        the drain on this loop sends what is queued before the socket closes."""
+        self.closing = True
+        self.queue.close()
+        runner = self.loop_runner
+        if runner is None or runner.loop is not asyncio.get_running_loop() or not runner.alive():
+            # The drain runs on a thread or on another loop, or not at all: close the
+            # waiting way, off this loop.
+            await asyncio.to_thread(self.close, timeout)
+            return
+        drain = self.drain
+        drain.stop_deadline = time.monotonic() + timeout
+        runner.stopping = True
+        runner.wake()
+        try:
+            # The task returns by itself once the queue is empty or the deadline passed;
+            # shielded so that a cancelled caller cannot cut it short.
+            await asyncio.shield(runner.task)
+        except asyncio.CancelledError:
+            if runner.task.done():
+                if not self.socket.closed:
+                    self.close_without_waiting()
+            else:
+                runner.closes = True  # on its way out, the task closes the socket
+                runner.task.cancel()  # its cancellation path sends what it can
+            raise
+        if not self.socket.closed:
+            self.stop_thread(0.1)
+            with drain.lock:
+                drain.run_now()
+                drain.abandon("the socket did not take them before close")
+            self.socket.close()
+            await asyncio.to_thread(self.socket.term_context)
 
     def stop_thread(self, timeout: float) -> bool:
         """Stop the drain thread, if any; False if it did not end within *timeout*."""
