@@ -13,9 +13,7 @@ handler that publishes nothing fails in seconds instead of hanging.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,38 +22,13 @@ import zmq
 from zmq.log.handlers import PUBHandler
 
 import zmqlog
+from tests.probing import Peer, beat_slow_joiner, bounded
 
-#: Seconds a receive, or the wait for the first probe record, may take before failing.
-WAIT_S = 5.0
-# The subtopic must be in the message itself: pyzmq splits msg, not the formatted text.
-PROBE = "zmqlog-probe"
-PROBE_END = "zmqlog-probe-end"
-PROBE_MSG = f"{PROBE}::probe"
-PROBE_END_MSG = f"{PROBE_END}::end"
 ROOT = "zmq"
 HERE = Path(__file__).name
 
 Handler = Any  # PUBHandler or zmqlog.AsyncPUBHandler: the same surface, no common base
 HandlerClass = type[PUBHandler] | type[zmqlog.AsyncPUBHandler]
-
-
-@dataclass
-class Peer:
-    """A receiving socket; *skip* leading frames (a ROUTER's identity) are dropped."""
-
-    socket: zmq.Socket[bytes]
-    skip: int = 0
-
-    def recv(self) -> list[bytes]:
-        """Receive one message, failing the test when none arrives within ``WAIT_S``."""
-        try:
-            return self.socket.recv_multipart()[self.skip :]
-        except zmq.Again:
-            pytest.fail(f"nothing arrived within {WAIT_S} s", pytrace=False)
-
-    def ready(self, timeout_ms: int) -> bool:
-        """True when a message is waiting (without receiving it)."""
-        return bool(self.socket.poll(timeout_ms, zmq.POLLIN))
 
 
 class Rig:
@@ -117,9 +90,7 @@ class Rig:
     ) -> Peer:
         """A receiving socket on *endpoint* whose receives time out after ``WAIT_S``."""
         ctx = self.context if context is None else context
-        sock: zmq.Socket[bytes] = ctx.socket(socket_type)
-        sock.linger = 0
-        sock.rcvtimeo = int(WAIT_S * 1000)
+        sock = bounded(ctx.socket(socket_type))
         self._peers.append(sock)
         if bind:
             sock.bind(endpoint)
@@ -151,34 +122,6 @@ class _LineCatcher(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         self.last = record.lineno
         return True
-
-
-def beat_slow_joiner(logger: logging.Logger, peers: Sequence[Peer]) -> None:
-    """Log INFO probe records until each peer has one, then discard every probe.
-
-    A SUB socket's subscription reaches the publisher some time after connect(); records
-    published before it are lost. Instead of sleeping, this waits until a probe arrives,
-    then logs an end marker and receives up to it, so that the next message each peer
-    receives is the test's own. The probes carry the handler's current root topic and
-    an INFO topic, which every subscription in this module matches.
-    """
-    deadline = time.monotonic() + WAIT_S
-    waiting = list(peers)
-    while waiting:
-        if time.monotonic() > deadline:
-            pytest.fail(
-                f"no probe record arrived within {WAIT_S} s: the handler published nothing",
-                pytrace=False,
-            )
-        logger.info(PROBE_MSG)
-        waiting = [peer for peer in waiting if not peer.ready(20)]
-    logger.info(PROBE_END_MSG)
-    for peer in peers:
-        while True:
-            topic = peer.recv()[0]
-            if topic.endswith(PROBE_END.encode()):
-                break
-            assert topic.endswith(PROBE.encode()), topic
 
 
 @pytest.fixture(
