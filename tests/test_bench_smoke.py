@@ -102,3 +102,47 @@ def test_json_codec_benchmark_reports_every_record() -> None:
     rows = _rows(proc.stdout, cases)
     assert set(rows) == set(cases), proc.stdout
     assert not any("error" in row for row in rows.values()), proc.stdout
+
+
+def _in_git_checkout() -> bool:
+    proc = subprocess.run(
+        ["git", "-C", str(BENCH), "rev-parse", "--verify", "--quiet", "HEAD"],
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.skipif(not _in_git_checkout(), reason="compare.py exports revisions with git")
+def test_compare_measures_each_side_with_its_own_zmqlog() -> None:
+    proc = _run(
+        "compare.py",
+        "--baseline",
+        "HEAD",
+        "--n",
+        "2000",
+        "--repeats",
+        "1",
+        "--warmup",
+        "0",
+        "--cases",
+        "zmqlog-text",
+        "--json",
+        "--",
+        "--idle",
+        "0.3",
+        timeout=28,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["config"]["cases"] == ["null", "pyzmq", "zmqlog-text"]
+    baseline = Path(data["sides"]["baseline"]["zmqlog_file"])
+    candidate = Path(data["sides"]["candidate"]["zmqlog_file"]).resolve()
+    assert candidate == BENCH.parent / "src" / "zmqlog" / "__init__.py"
+    assert not baseline.is_relative_to(BENCH.parent)
+    assert not baseline.exists()  # the exported copy is removed afterwards
+    for case in data["cases"].values():
+        assert case["baseline"]["status"] == case["candidate"]["status"] == "ok", case
+        assert case["baseline"]["caller_ns"] > 0
+        assert case["candidate"]["caller_ns"] > 0
