@@ -518,8 +518,8 @@ class AsyncPUBHandler(logging.Handler):
         socket = self._socket
         if not socket.is_xpub:
             raise UsageError(
-                f"wait_for_subscribers() needs an XPUB socket to see subscriptions, and "
-                f"this handler publishes on a {socket.kind_name} socket, which has none; "
+                f"wait_for_subscribers() needs an XPUB socket, and this handler publishes "
+                f"on a {socket.kind_name} socket, which has no subscriptions to wait for; "
                 "give AsyncPUBHandler an endpoint (it makes an XPUB) or a zmq.XPUB socket"
             )
         if _number("n", n, integer=True) < 0:
