@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -25,27 +26,73 @@ def run(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
 
 
 def test_demo_prints_every_record_and_exits_by_itself() -> None:
-    """`zmqlog demo` publishes, receives and prints every record, then exits 0."""
+    """`zmqlog demo` publishes, receives and prints every record, one per line, then exits 0."""
     result = run("-m", "zmqlog", "demo", "--requests", "3")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1] == "demo done: 6 records published and received"
     assert sum("demo.INFO.http" in line for line in lines) == 3
-    assert any("ConnectionError: database went away" in line for line in lines)
+    # The traceback's last line ends the record; the next record starts a line of its own.
+    after = lines[lines.index("ConnectionError: database went away") + 1]
+    assert after.startswith("[INFO   ] demo.INFO ")
+    assert after.endswith("| service stopping")
 
 
-def test_bad_arguments_exit_nonzero_with_a_message() -> None:
-    """A negative request count is refused with a one-line message."""
-    result = run("-m", "zmqlog", "demo", "--requests", "-1")
-    assert result.returncode == 2
-    assert "--requests must be 0 or more" in result.stderr
+def test_demo_runs_on_an_inproc_endpoint() -> None:
+    """Publisher and subscriber share a context, so inproc:// works (no 10 s hang)."""
+    result = run("-m", "zmqlog", "demo", "--requests", "1", "--endpoint", "inproc://demo")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "demo done: 4 records published and received"
 
 
-def test_no_command_prints_usage() -> None:
-    """Without a command the CLI shows its usage and fails."""
-    result = run("-m", "zmqlog")
-    assert result.returncode == 2
-    assert "usage: zmqlog" in result.stderr
+@pytest.mark.parametrize("endpoint", ["foo", "tcp://127.0.0.1:busy"], ids=["malformed", "busy"])
+def test_demo_on_an_endpoint_it_cannot_bind_is_one_line_and_exit_1(endpoint: str) -> None:
+    """A malformed endpoint or a port in use: one line naming it and why, exit code 1."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        endpoint = endpoint.replace("busy", str(busy.getsockname()[1]))
+        result = run("-m", "zmqlog", "demo", "--endpoint", endpoint)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"zmqlog demo: cannot bind to {endpoint}: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_demo_help_shows_the_defaults() -> None:
+    """`zmqlog demo --help` says how many requests it handles unless told otherwise."""
+    result = run("-m", "zmqlog", "demo", "--help")
+    assert result.returncode == 0
+    assert "(default: 20)" in " ".join(result.stdout.split())
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (
+            ["demo", "--requests", "-1"],
+            "zmqlog demo: error: argument --requests: must be 0 or more",
+        ),
+        (["demo", "--requests", "x"], "zmqlog demo: error: argument --requests: expected a whole"),
+        ([], "zmqlog: error: the following arguments are required: COMMAND"),
+        (["keys", "kk", "a/b"], "zmqlog keys: error: NAME is a plain file name such as 'server'"),
+        (["keys", "kk", ".."], "zmqlog keys: error: NAME is a plain file name such as 'server'"),
+    ],
+    ids=["negative-requests", "word-requests", "no-command", "key-name-path", "key-name-dots"],
+)
+def test_bad_arguments_are_one_line_and_exit_2(args: list[str], error: str, tmp_path: Path) -> None:
+    """Arguments the CLI refuses: one line on stderr naming what to fix, exit code 2."""
+    result = subprocess.run(
+        [sys.executable, "-m", "zmqlog", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(error)
+    assert result.stderr.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []  # `keys` created no directory
 
 
 @pytest.mark.timeout(60)
