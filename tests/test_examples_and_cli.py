@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import anyio
 import pytest
+
+from tests.proxying import running_proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,3 +122,77 @@ def test_service_and_subscriber_examples_talk(tmp_path: Path) -> None:
     lines = out.splitlines()
     assert len(lines) == 3
     assert all(line.split()[0] in {"INFO", "WARNING"} for line in lines)
+
+
+@pytest.mark.timeout(60)
+async def test_fanin_worker_waiting_for_two_tails_of_one_prefix_says_why() -> None:
+    """Two tails of everything are one subscription behind a proxy: a clear line, exit 1."""
+    async with running_proxy() as proxy:
+        tails = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "zmqlog",
+                "tail",
+                proxy.backend,
+                "--count",
+                "1",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(2)
+        ]
+        try:
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(ROOT / "examples" / "fanin_worker.py"),
+                "--frontend",
+                proxy.frontend,
+                "--name",
+                "w1",
+                "--jobs",
+                "1",
+                "--subscribers",
+                "2",
+                "--wait",
+                "2",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            with anyio.fail_after(30):
+                _, err = await worker.communicate()
+            assert worker.returncode == 1
+            assert err.decode().startswith(
+                "fanin_worker w1: fewer than 2 distinct topic prefixes subscribed behind "
+                f"the proxy at {proxy.frontend} within 2 s; viewers of the same prefix count once"
+            )
+            assert err.count(b"\n") == 1
+            # Waiting for the one subscription they make works, and both tails see the jobs.
+            worker = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(ROOT / "examples" / "fanin_worker.py"),
+                "--frontend",
+                proxy.frontend,
+                "--name",
+                "w1",
+                "--jobs",
+                "100",
+                "--subscribers",
+                "1",
+                "--interval",
+                "0.02",
+                stderr=asyncio.subprocess.PIPE,
+            )
+            # The tails may have joined the proxy at different moments: each shows the
+            # first job that reached it.
+            with anyio.fail_after(30):
+                _, err = await worker.communicate()
+                shown = [await tail.communicate() for tail in tails]
+            assert worker.returncode == 0, err
+            for out, tail_err in shown:
+                assert re.fullmatch(rb"w1\.INFO\.jobs \| w1 finished job \d+\n", out), tail_err
+        finally:
+            for proc in tails:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
