@@ -387,6 +387,8 @@ async def test_timeout_with_a_topic_prefix_that_matches_nothing_names_the_prefix
         (["--timeout", "nan"], "argument --timeout: must be more than 0 and finite, not nan"),
         (["--secret-key", "me.key_secret"], "--secret-key needs --server-key: "),
         ([], "the following arguments are required: ENDPOINT"),
+        (["tcp://127.0.0.1:99999"], "argument ENDPOINT: 'tcp://127.0.0.1:99999' has port 99999"),
+        (["-t", "\udcff"], "argument -t/--topic: '\\udcff' is not valid UTF-8 text"),
     ],
     ids=[
         "count",
@@ -398,6 +400,8 @@ async def test_timeout_with_a_topic_prefix_that_matches_nothing_names_the_prefix
         "nan",
         "secret-without-server",
         "no-endpoint",
+        "port-above-65535",
+        "undecodable-topic",
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(

@@ -78,11 +78,21 @@ def test_demo_help_shows_the_defaults() -> None:
             "zmqlog demo: error: argument --requests: must be 0 or more",
         ),
         (["demo", "--requests", "x"], "zmqlog demo: error: argument --requests: expected a whole"),
+        (["demo", "--endpoint", "tcp://127.0.0.1:70000"], "zmqlog demo: error: argument --end"),
+        (["demo", "--endpoint", "\udcff"], "zmqlog demo: error: argument --endpoint: '\\udcff'"),
         ([], "zmqlog: error: the following arguments are required: COMMAND"),
         (["keys", "kk", "a/b"], "zmqlog keys: error: NAME is a plain file name such as 'server'"),
         (["keys", "kk", ".."], "zmqlog keys: error: NAME is a plain file name such as 'server'"),
     ],
-    ids=["negative-requests", "word-requests", "no-command", "key-name-path", "key-name-dots"],
+    ids=[
+        "negative-requests",
+        "word-requests",
+        "port",
+        "undecodable",
+        "no-command",
+        "key-name-path",
+        "key-name-dots",
+    ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(args: list[str], error: str, tmp_path: Path) -> None:
     """Arguments the CLI refuses: one line on stderr naming what to fix, exit code 2."""

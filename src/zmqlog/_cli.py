@@ -19,6 +19,7 @@ from typing import NoReturn, cast
 import zmq
 
 import zmqlog
+from zmqlog._endpoints import endpoint_problem
 from zmqlog._security import add_curve_client_arguments, add_keys_parser
 
 __all__ = ["main"]
@@ -65,6 +66,21 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _endpoint(text: str) -> str:
+    problem = endpoint_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return text
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid UTF-8 text") from None
+    return text
+
+
 def _dateformat(text: str) -> str:
     try:
         time.strftime(text)
@@ -95,6 +111,7 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     tail.add_argument(
         "endpoints",
         nargs="+",
+        type=_endpoint,
         metavar="ENDPOINT",
         help="publisher endpoint to connect to, e.g. tcp://127.0.0.1:5555 (or to bind, "
         "with --bind)",
@@ -105,6 +122,7 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--topic",
         dest="topics",
         action="append",
+        type=_utf8,
         metavar="PREFIX",
         help="only messages whose topic starts with PREFIX, e.g. myapp.WARNING "
         "(repeatable; default: everything)",
@@ -244,6 +262,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     demo.add_argument(
         "--endpoint",
         default="tcp://127.0.0.1:*",
+        type=_endpoint,
         help="where to publish (default: a free port on 127.0.0.1)",
     )
     demo.add_argument(

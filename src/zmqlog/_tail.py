@@ -350,9 +350,6 @@ async def _tail(options: TailOptions, out: TextIO, err: TextIO) -> int:
     except zmq.ZMQError as error:
         print(f"zmqlog tail: {endpoint_error(verb, error, options.endpoints)}", file=err)
         return 1
-    except UnicodeError:  # pyzmq encodes endpoints as UTF-8; argv may hold surrogates
-        print(f"zmqlog tail: cannot {verb} {options.endpoints!r}: not valid text", file=err)
-        return 1
     loop = asyncio.get_running_loop()
     try:
         if options.bind:
