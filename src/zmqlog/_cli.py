@@ -155,7 +155,8 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="exit with status 1 when no message arrives for SECONDS",
+        help="exit with status 1 when no message is shown for SECONDS (messages that "
+        "--level or --logger hide do not count)",
     )
     add_curve_client_arguments(tail)
     how = tail.add_argument_group("how to show it")

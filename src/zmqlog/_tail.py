@@ -24,7 +24,7 @@ import zmq
 
 from zmqlog._endpoints import endpoint_error
 from zmqlog._subscriber import LogMessage, LogSubscriber
-from zmqlog.exceptions import ClosedResourceError, ZmqlogError
+from zmqlog.exceptions import ZmqlogError
 
 __all__ = ["TailOptions", "escape_controls", "level_number", "run_tail", "use_color"]
 
@@ -326,8 +326,8 @@ async def _receive(sub: LogSubscriber, deadline: float | None, err: TextIO) -> L
             return await asyncio.wait_for(sub.receive(), remaining)
         except asyncio.TimeoutError:
             return None
-        except (ClosedResourceError, MemoryError):
-            raise
+        except (ZmqlogError, zmq.ZMQError, MemoryError):
+            raise  # the subscriber or its socket is gone, not one bad message
         except Exception as error:  # a message the subscriber could not decode
             print(f"zmqlog tail: skipped a message that cannot be read: {error!r}", file=err)
 
