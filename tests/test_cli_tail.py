@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -18,15 +19,16 @@ import pytest
 import zmq
 from zmq.log.handlers import PUBHandler
 
+import zmqlog
 from tests.conftest import make_record
 from zmqlog import LogMessage, LogPublisher, wire
-from zmqlog._cli import main
+from zmqlog._cli import _parser, main
 from zmqlog._tail import (
     TailOptions,
     _Filter,
-    _json_line,
     _record,
     _TextRenderer,
+    json_line,
     level_number,
     use_color,
 )
@@ -96,8 +98,15 @@ async def test_tail_prints_topic_and_text_then_exits_after_count(
     assert "\x1b[" not in out  # not a terminal: no colour
 
 
+def readme_json_keys() -> list[str]:
+    """The keys the README's "Command line" section promises for `tail --json`."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    listed = readme[readme.index("always with these keys:") : readme.index("(the times in ISO")]
+    return re.findall(r"`(\w+)`", listed)
+
+
 async def test_tail_json_prints_one_object_per_line(logger: logging.Logger, tail: Spawn) -> None:
-    """--json prints objects jq can read: topic parts, level number and the text."""
+    """--json prints objects jq can read, with exactly the keys the README lists."""
     async with LogPublisher("tcp://127.0.0.1:*", root_topic="app", logger=logger) as pub:
         proc = await tail(pub.endpoint, "--count", "2", "--json")
         await pub.wait_for_subscribers(1, timeout=10)
@@ -106,6 +115,7 @@ async def test_tail_json_prints_one_object_per_line(logger: logging.Logger, tail
         out, err = await finish(proc)
     assert proc.returncode == 0, err
     first, second = (json.loads(line) for line in out.splitlines())
+    assert list(first) == list(second) == readme_json_keys()
     assert {k: first[k] for k in ("topic", "root_topic", "level", "levelno", "subtopic")} == {
         "topic": "app.INFO.pool",
         "root_topic": "app",
@@ -114,9 +124,70 @@ async def test_tail_json_prints_one_object_per_line(logger: logging.Logger, tail
         "subtopic": "pool",
     }
     assert first["text"] == "3 open"
-    assert first["logger"] is None  # text messages do not carry the logger name
+    # Text messages carry neither the logger name nor the record's own fields.
+    assert [first[k] for k in ("created", "logger", "pathname", "lineno", "message")] == [None] * 5
+    assert first["extra"] == {}
     assert second["levelno"] == 40
     assert "ValueError: boom" in second["text"]
+
+
+async def test_tail_json_of_a_json_record_holds_the_record_not_its_payload(
+    logger: logging.Logger, tail: Spawn
+) -> None:
+    """For a JSON record, `text` is what text mode shows; its fields fill the other keys."""
+    async with LogPublisher(
+        "tcp://127.0.0.1:*", root_topic="app", logger=logger, wire_format="json"
+    ) as pub:
+        proc = await tail(pub.endpoint, "--count", "1", "--json")
+        await pub.wait_for_subscribers(1, timeout=10)
+        logger.warning("pool::%d left", 2, extra={"pool": {"size": 2}})
+        out, err = await finish(proc)
+    assert proc.returncode == 0, err
+    [obj] = [json.loads(line) for line in out.splitlines()]
+    assert list(obj) == readme_json_keys()
+    assert obj["text"].startswith("WARNING test_cli_tail.py:")
+    assert obj["text"].endswith(" - 2 left")
+    assert "zmqlog" not in obj["text"]  # not the payload, JSON inside JSON
+    assert (obj["logger"], obj["message"], obj["extra"]) == (
+        logger.name,
+        "2 left",
+        {"pool": {"size": 2}},
+    )
+    assert obj["pathname"] == __file__
+    assert obj["created"] <= obj["received"]  # ISO 8601, both in the local time zone
+
+
+async def test_a_record_looks_the_same_sent_as_text_or_as_json(
+    logger: logging.Logger, tail: Spawn
+) -> None:
+    """Level, place, message and traceback: the same line either way."""
+    async with (
+        LogPublisher("tcp://127.0.0.1:*", root_topic="app", logger=logger) as text,
+        LogPublisher(
+            "tcp://127.0.0.1:*", root_topic="app", logger=logger, wire_format="json"
+        ) as structured,
+    ):
+        proc = await tail(text.endpoint, structured.endpoint, "--count", "2")
+        await text.wait_for_subscribers(1, timeout=10)
+        await structured.wait_for_subscribers(1, timeout=10)
+        raise_and_log(logger)  # one record, published by both
+        out, err = await finish(proc)
+    assert proc.returncode == 0, err
+    shown = re.split(r"\n(?=app\.ERROR \| )", out.rstrip("\n"))
+    assert len(shown) == 2
+    heads = sorted(block.splitlines()[0] for block in shown)
+    place = heads[0].partition(" - request failed")[0]
+    assert place.startswith("app.ERROR | ERROR test_cli_tail.py:")
+    # The text one keeps pyzmq's " - (<class 'ValueError'>, ...)" suffix; nothing else differs.
+    assert heads == [
+        f"{place} - request failed",
+        f"{place} - request failed - (<class 'ValueError'>"
+        + heads[1].partition("(<class 'ValueError'>")[2],
+    ]
+    tracebacks = [block.partition("\n")[2] for block in shown]
+    assert tracebacks[0] == tracebacks[1]
+    assert tracebacks[0].startswith("Traceback (most recent call last):")
+    assert tracebacks[0].endswith("ValueError: boom")
 
 
 async def test_tail_level_filter_hides_lower_levels(logger: logging.Logger, tail: Spawn) -> None:
@@ -241,21 +312,121 @@ def test_timeout_without_messages_exits_1(
     """--timeout turns "nobody is publishing there" into exit code 1 and a hint."""
     endpoint = f"ipc://{tmp_path}/nobody.sock"
     assert main(["tail", endpoint, "--timeout", "0.1"]) == 1
-    assert "is a publisher running there?" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"zmqlog tail: no message from {endpoint} for 0.1 s; is a publisher running there?\n"
+    )
+
+
+async def publish_until_done(logger: logging.Logger, proc: asyncio.subprocess.Process) -> int:
+    """Log INFO records, a batch every 10 ms, until *proc* exits; return how many."""
+    sent = 0
+    with anyio.fail_after(20):
+        while proc.returncode is None:
+            for _ in range(10):
+                logger.info("filler %d", sent)
+                sent += 1
+            try:
+                await asyncio.wait_for(proc.wait(), 0.01)
+            except asyncio.TimeoutError:
+                pass
+    return sent
 
 
 @pytest.mark.parametrize(
-    "args",
-    [["--count", "0"], ["--level", "LOUD"], ["--timeout", "-1"], []],
-    ids=["count", "level", "timeout", "no-endpoint"],
+    ("args", "described"),
+    [
+        (["--level", "60"], "--level 60"),
+        (["--level", "ERROR", "--logger", "nomatch"], "--level ERROR and --logger nomatch"),
+    ],
+    ids=["level", "level-and-logger"],
 )
-def test_bad_arguments_exit_2(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
-    """Arguments argparse rejects end with its usage, one error line and exit code 2."""
+async def test_timeout_counts_while_every_message_is_filtered_out(
+    logger: logging.Logger, tail: Spawn, args: list[str], described: str
+) -> None:
+    """Filtered messages do not reset --timeout, and the error says what arrived."""
+    async with LogPublisher("tcp://127.0.0.1:*", root_topic="app", logger=logger) as pub:
+        endpoint = pub.endpoint
+        proc = await tail(endpoint, "--timeout", "1", *args)
+        await pub.wait_for_subscribers(1, timeout=10)
+        await publish_until_done(logger, proc)
+        out, err = await finish(proc)
+    assert (proc.returncode, out) == (1, "")
+    match = re.fullmatch(
+        rf"zmqlog tail: no message shown for 1 s: (\d+) arrived from {re.escape(endpoint)}, "
+        rf"all filtered out by {described}\n",
+        err,
+    )
+    assert match, err
+    assert int(match[1]) > 0
+
+
+async def test_timeout_with_a_topic_prefix_that_matches_nothing_names_the_prefix(
+    logger: logging.Logger, tail: Spawn
+) -> None:
+    """With -t, silence may be the prefix's fault: the error says so, not "no publisher"."""
+    async with LogPublisher("tcp://127.0.0.1:*", root_topic="app", logger=logger) as pub:
+        proc = await tail(pub.endpoint, "--timeout", "1", "-t", "nomatch")
+        await pub.wait_for_subscribers(1, timeout=10)
+        await publish_until_done(logger, proc)
+        _, err = await finish(proc)
+    assert proc.returncode == 1
+    assert "is a publisher running there" not in err
+    assert err.startswith("zmqlog tail: no message on topics starting with 'nomatch' from ")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--count", "0"], "argument -n/--count: must be 1 or more, not 0"),
+        (["--count", "abc"], "argument -n/--count: expected a whole number, not 'abc'"),
+        (["--level", "LOUD"], "argument -l/--level: unknown level 'LOUD'"),
+        (["--level", "²"], "argument -l/--level: unknown level '²'"),
+        (["--timeout", "-1"], "argument --timeout: must be more than 0 and finite, not -1"),
+        (["--timeout", "soon"], "argument --timeout: expected a number of seconds, not 'soon'"),
+        (["--timeout", "nan"], "argument --timeout: must be more than 0 and finite, not nan"),
+        (["--secret-key", "me.key_secret"], "--secret-key needs --server-key: "),
+        ([], "the following arguments are required: ENDPOINT"),
+        (["tcp://127.0.0.1:99999"], "argument ENDPOINT: 'tcp://127.0.0.1:99999' has port 99999"),
+        (["-t", "\udcff"], "argument -t/--topic: '\\udcff' is not valid UTF-8 text"),
+    ],
+    ids=[
+        "count",
+        "count-word",
+        "level",
+        "level-digit",
+        "timeout",
+        "timeout-word",
+        "nan",
+        "secret-without-server",
+        "no-endpoint",
+        "port-above-65535",
+        "undecodable-topic",
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], error: str
+) -> None:
+    """Arguments tail refuses: one line naming the option (never a function), exit code 2."""
     endpoint = [] if not args else ["tcp://127.0.0.1:5555"]
     with pytest.raises(SystemExit) as exit_info:
         main(["tail", *endpoint, *args])
     assert exit_info.value.code == 2
-    assert capsys.readouterr().err.splitlines()[-1].startswith("zmqlog tail: error: ")
+    err = capsys.readouterr().err
+    assert err.startswith(f"zmqlog tail: error: {error}")
+    assert err.endswith(" (see 'zmqlog tail --help')\n")
+    assert err.count("\n") == 1
+    assert not re.search(r"_int|_float|curve_", err)
+
+
+def test_version_names_zmqlog_pyzmq_and_libzmq(capsys: pytest.CaptureFixture[str]) -> None:
+    """`zmqlog --version` prints the three versions a bug report needs, exit code 0."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == (
+        f"zmqlog {zmqlog.__version__} (pyzmq {zmq.pyzmq_version()}, libzmq {zmq.zmq_version()})\n"
+    )
 
 
 @pytest.mark.parametrize("command", ["tail", "proxy", "demo"])
@@ -345,7 +516,7 @@ def test_structured_records_drive_filters_and_json() -> None:
     assert not keep(msg, record)
     assert _Filter(None, ["shop"])(msg, record)
     assert not _Filter(None, ["x"])(msg, record)
-    obj = json.loads(_json_line(msg, record, 0.0))
+    obj = json.loads(json_line(msg, record, 0.0))
     assert (obj["logger"], obj["message"], obj["lineno"]) == ("shop.db", "3 open", 42)
 
 
@@ -387,3 +558,19 @@ async def test_tail_with_a_missing_key_file_says_which(tail: Spawn, tmp_path: Pa
     assert proc.returncode == 2
     assert str(missing) in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_readme_mentions_every_tail_option() -> None:
+    """Each long option of `zmqlog tail` appears in the README's "Command line" section."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    section = readme[readme.index("## Command line") :]
+    section = section[: section.index("\n## ", 1)]
+    _, commands = _parser()
+    options = {
+        option
+        for action in commands["tail"]._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+    missing = [option for option in options if not re.search(f"[`/]{option}\\b", section)]
+    assert sorted(missing) == []

@@ -8,27 +8,85 @@ Ctrl-C. Errors are one line on stderr, prefixed with the command.
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import os
 import sys
+import time
 from collections.abc import Sequence
+from typing import NoReturn, cast
 
+import zmq
+
+import zmqlog
+from zmqlog._endpoints import endpoint_problem
 from zmqlog._security import add_curve_client_arguments, add_keys_parser
 
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with each error on one line that names the help to read, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# The type functions below raise ArgumentTypeError themselves: for a ValueError
+# argparse would print "invalid _positive_int value", naming the function.
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
 
 
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {text!r}") from None
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and finite, not {text}")
+    return value
+
+
+def _endpoint(text: str) -> str:
+    problem = endpoint_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"{text!r} {problem}")
+    return text
+
+
+def _utf8(text: str) -> str:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not valid UTF-8 text") from None
+    return text
+
+
+def _dateformat(text: str) -> str:
+    try:
+        time.strftime(text)
+    except (ValueError, UnicodeError) as error:
+        raise argparse.ArgumentTypeError(f"not a strftime format ({error}): {text!r}") from None
+    return text
 
 
 def _level(text: str) -> int:
@@ -53,6 +111,7 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     tail.add_argument(
         "endpoints",
         nargs="+",
+        type=_endpoint,
         metavar="ENDPOINT",
         help="publisher endpoint to connect to, e.g. tcp://127.0.0.1:5555 (or to bind, "
         "with --bind)",
@@ -63,6 +122,7 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--topic",
         dest="topics",
         action="append",
+        type=_utf8,
         metavar="PREFIX",
         help="only messages whose topic starts with PREFIX, e.g. myapp.WARNING "
         "(repeatable; default: everything)",
@@ -95,7 +155,8 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "--timeout",
         type=_positive_float,
         metavar="SECONDS",
-        help="exit with status 1 when no message arrives for SECONDS",
+        help="exit with status 1 when no message is shown for SECONDS (messages that "
+        "--level or --logger hide do not count)",
     )
     add_curve_client_arguments(tail)
     how = tail.add_argument_group("how to show it")
@@ -105,6 +166,12 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         help="print one JSON object per message and line (for jq) instead of text",
     )
     how.add_argument(
+        "--raw",
+        action="store_true",
+        help="write control characters (ESC, CR, ...) as they were sent, for a terminal "
+        "to act on; by default they are shown escaped, as \\x1b",
+    )
+    how.add_argument(
         "--timestamp",
         action="store_true",
         help="prefix the time the record was created (if known) or received",
@@ -112,6 +179,7 @@ def _add_tail(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     how.add_argument(
         "--dateformat",
         default="%Y-%m-%d %H:%M:%S",
+        type=_dateformat,
         metavar="FORMAT",
         help="strftime format for --timestamp (default: %(default)s)",
     )
@@ -168,11 +236,21 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="zmqlog", description="asyncio logging over ZeroMQ PUB/SUB."
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The ``zmqlog`` parser, and its commands' parsers by name."""
+    parser = _Parser(prog="zmqlog", description="asyncio logging over ZeroMQ PUB/SUB.")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"zmqlog {zmqlog.__version__} (pyzmq {zmq.pyzmq_version()}, "
+        f"libzmq {zmq.zmq_version()})",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # The commands' parsers are _Parser too (argparse makes them of the parent's type);
+    # typed as plain parsers, which is all the _add_* functions need.
+    commands = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command", metavar="COMMAND"),
+    )
     commands.required = True
     _add_tail(commands)
     _add_proxy(commands)
@@ -185,13 +263,33 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--endpoint",
         default="tcp://127.0.0.1:*",
+        type=_endpoint,
         help="where to publish (default: a free port on 127.0.0.1)",
     )
     demo.add_argument(
-        "--requests", type=int, default=20, help="requests the sample service handles"
+        "--requests",
+        type=_non_negative_int,
+        default=20,
+        metavar="N",
+        help="requests the sample service handles (default: %(default)s)",
     )
     add_keys_parser(commands)
-    return parser
+    return parser, commands.choices
+
+
+def _check(commands: dict[str, argparse.ArgumentParser], args: argparse.Namespace) -> None:
+    """Refuse what argparse cannot see alone, as argparse would: usage, one line, exit 2."""
+    command = commands[args.command]
+    if args.command == "tail" and args.curve_secret_key_file and not args.curve_server_key_file:
+        command.error(
+            "--secret-key needs --server-key: a CURVE client must know the "
+            "publisher's public key (its NAME.key file)"
+        )
+    if args.command == "keys":
+        name: str = args.name
+        if name in ("", ".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+            # The same rule generate_keypair() enforces, checked before DIR is created.
+            command.error(f"NAME is a plain file name such as 'server', not {name!r}")
 
 
 def _tail(args: argparse.Namespace) -> int:
@@ -205,6 +303,7 @@ def _tail(args: argparse.Namespace) -> int:
         min_level=args.level,
         loggers=args.loggers,
         json=args.json,
+        raw=args.raw,
         timestamp=args.timestamp,
         dateformat=args.dateformat,
         separator=args.separator,
@@ -214,6 +313,10 @@ def _tail(args: argparse.Namespace) -> int:
         curve_server_key_file=args.curve_server_key_file,
         curve_secret_key_file=args.curve_secret_key_file,
     )
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # What UTF-8 (or the terminal's encoding) cannot carry, such as a lone
+        # surrogate from a JSON record, is written as \udc80 instead of ending the tail.
+        sys.stdout.reconfigure(errors="backslashreplace")
     return run_tail(options, sys.stdout, sys.stderr)
 
 
@@ -228,7 +331,9 @@ def _quiet_broken_pipe() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with *argv* (default: ``sys.argv[1:]``); return the exit code."""
-    args = _parser().parse_args(argv)
+    parser, commands = _parser()
+    args = parser.parse_args(argv)
+    _check(commands, args)
     try:
         if args.command == "tail":
             return _tail(args)
@@ -239,10 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from zmqlog._demo import run_demo
 
-            if args.requests < 0:
-                print("zmqlog demo: --requests must be 0 or more", file=sys.stderr)
-                return 2
-            return run_demo(args.endpoint, args.requests)
+            return run_demo(args.endpoint, args.requests, err=sys.stderr)
         if args.command == "keys":
             from zmqlog._security import keys_command
 

@@ -8,10 +8,29 @@ from typing import Final
 
 import zmq
 
-__all__ = ["endpoint_error"]
+__all__ = ["endpoint_error", "endpoint_problem"]
 
 # pyzmq appends " (addr='...')" to the errors of bind() and connect().
 _ADDR: Final = re.compile(r"\s*\(addr='(?P<addr>[^']*)'\)\s*$")
+_TCP_PORT: Final = re.compile(r"tcp://.*:(?P<port>[0-9]+)", re.ASCII)
+_MAX_PORT: Final = 65535
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Say what is wrong with *endpoint* that ZeroMQ would not report, or return None.
+
+    ZeroMQ takes a TCP port above 65535 modulo 65536 (``:99999`` is port 34463), and
+    pyzmq raises ``UnicodeEncodeError`` for text that is not UTF-8 (a command-line
+    argument of undecodable bytes).
+    """
+    try:
+        endpoint.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid UTF-8 text"
+    tcp = _TCP_PORT.fullmatch(endpoint)
+    if tcp and (len(tcp["port"]) > 5 or int(tcp["port"]) > _MAX_PORT):
+        return f"has port {tcp['port']}, above {_MAX_PORT} (ZeroMQ would wrap it round)"
+    return None
 
 
 def endpoint_error(verb: str, error: zmq.ZMQError, endpoints: Sequence[str]) -> str:
