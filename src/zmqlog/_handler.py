@@ -179,8 +179,6 @@ class AsyncPUBHandler(logging.Handler):
     warns with ``ResourceWarning`` and closes in the background.
     """
 
-    socket: zmq.Socket[Any]
-    """The socket records are published on (pyzmq's ``PUBHandler.socket``)."""
     ctx: zmq.Context[Any]
     """Its context (pyzmq's ``PUBHandler.ctx``)."""
 
@@ -256,7 +254,6 @@ class AsyncPUBHandler(logging.Handler):
         self._queue = queue
         self._flush_timeout = float(flush_timeout)
         self._socket = socket
-        self.socket = socket.socket
         self.ctx = socket.context
         # The root topic and formatters apply as they were when a record was logged:
         # every change makes new settings (see zmqlog._render).
@@ -284,6 +281,15 @@ class AsyncPUBHandler(logging.Handler):
         _live_handlers.add(self)
 
     # -- pyzmq-compatible surface -------------------------------------------------
+
+    @property
+    def socket(self) -> zmq.Socket[Any]:
+        """The socket records are published on (pyzmq's ``PUBHandler.socket``).
+
+        A socket the handler made is made again, on the same endpoint, if a peer
+        floods it with subscriptions; read this attribute rather than keep it.
+        """
+        return self._socket.socket
 
     @property
     def formatters(self) -> dict[int, logging.Formatter | None]:

@@ -11,7 +11,9 @@ ZeroMQ takes at once then cost no future and no await.
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final, cast
 
@@ -32,9 +34,28 @@ SENDING_TYPES: Final[dict[int, str]] = {
 }
 """The socket types a handler can publish on, as pyzmq's PUBHandler can."""
 
+# What a peer may send a publisher: subscriptions, which are short (a topic prefix). A
+# larger frame makes ZeroMQ drop that peer's connection; a peer that floods waits for
+# room in a small queue instead of filling memory (ZeroMQ moves a whole queue to the
+# socket each time it is serviced).
+_MAX_INBOUND: Final = 4096
+_INBOUND_HWM: Final = 100
+
 # Subscription messages read per drain round: a peer flooding (un)subscriptions costs
 # the loop one bounded slice per round, never an unbounded one.
 _SUBSCRIPTIONS_PER_ROUND: Final = 1000
+
+# The subscriptions a socket may hold, in bytes of topic prefix plus an allowance for
+# ZeroMQ's bookkeeping of each (a 60-byte prefix costs it ~300 bytes, measured). Far
+# beyond any real use (10,000 subscribers with 40-character prefixes are 1 MB), and
+# small enough that ZeroMQ's work when such a peer leaves, done on the socket's own
+# thread, stays short: past it, the socket starts over (see PublisherSocket.reset).
+_MAX_SUBSCRIBED_BYTES: Final = 1 << 20
+_PER_SUBSCRIPTION: Final = 64
+# A socket made again must bind where the old one was; its port is freed a few
+# milliseconds after the close.
+_REBIND_TRIES: Final = 100
+_REBIND_PAUSE: Final = 0.0005
 
 
 def _resolve(future: asyncio.Future[int], count: int) -> None:
@@ -56,6 +77,51 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *
         pass
 
 
+class _Recipe:
+    """How a handler makes its own XPUB socket, kept to make it again (see
+    :meth:`PublisherSocket.reset`)."""
+
+    __slots__ = ("bind", "heartbeat", "linger_ms", "lossless", "security", "sndhwm")
+
+    def __init__(
+        self,
+        bind: bool,
+        sndhwm: int,
+        linger_ms: int,
+        lossless: bool,
+        heartbeat: float | None,
+        security: ServerSecurity,
+    ) -> None:
+        self.bind = bind
+        self.sndhwm = sndhwm
+        self.linger_ms = linger_ms
+        self.lossless = lossless
+        self.heartbeat = heartbeat
+        self.security = security
+
+    def make(self, context: zmq.Context[Any], endpoint: str) -> zmq.Socket[Any]:
+        """A configured XPUB socket bound (or connected) to *endpoint*."""
+        sock: zmq.Socket[Any] = context.socket(zmq.XPUB)
+        try:
+            sock.setsockopt(zmq.SNDHWM, self.sndhwm)
+            sock.setsockopt(zmq.LINGER, self.linger_ms)
+            sock.setsockopt(zmq.MAXMSGSIZE, _MAX_INBOUND)
+            sock.setsockopt(zmq.RCVHWM, _INBOUND_HWM)
+            if self.lossless:
+                sock.setsockopt(zmq.XPUB_NODROP, 1)
+            set_keepalive(sock, self.heartbeat)
+            self.security.apply(sock, endpoint, bind=self.bind)
+            if self.bind:
+                sock.bind(endpoint)
+            else:
+                sock.connect(endpoint)
+        except BaseException:
+            self.security.release()
+            sock.close(linger=0)
+            raise
+        return sock
+
+
 class PublisherSocket:
     """A socket to publish on, its options, its subscriptions, and its close.
 
@@ -67,13 +133,18 @@ class PublisherSocket:
         "_lock",
         "_owns_context",
         "_owns_socket",
+        "_recipe",
         "_security",
+        "_subscribed_bytes",
         "_waiters",
+        "_warned_reset",
         "closed",
         "context",
+        "generation",
         "is_xpub",
         "kind",
         "linger_ms",
+        "resets",
         "socket",
         "subscriptions",
         "sync",
@@ -100,6 +171,13 @@ class PublisherSocket:
         self.closed = False
         self.subscriptions = 0
         """Subscriptions active on an XPUB socket, as last read by the drain."""
+        self._subscribed_bytes = 0
+        self._recipe: _Recipe | None = None
+        self.generation = 0
+        """Grows by one each time :meth:`reset` replaces the socket."""
+        self.resets = 0
+        """How many times a flood of subscriptions made the socket start over."""
+        self._warned_reset = 0.0
         self._waiters: list[tuple[int, asyncio.AbstractEventLoop, asyncio.Future[int]]] = []
         self._lock = threading.Lock()  # the waiters: added on a loop, resolved by any drain
         if self.is_xpub:
@@ -127,36 +205,26 @@ class PublisherSocket:
         (and the context, if it made one).
         """
         ctx: zmq.Context[Any] = zmq.Context() if context is None else context
+        recipe = _Recipe(bind, sndhwm, linger_ms, lossless, heartbeat, security)
         try:
-            sock = ctx.socket(zmq.XPUB)
+            sock = recipe.make(ctx, endpoint)
         except BaseException:
             if context is None:
                 ctx.term()
             raise
-        try:
-            sock.setsockopt(zmq.SNDHWM, sndhwm)
-            sock.setsockopt(zmq.LINGER, linger_ms)
-            if lossless:
-                sock.setsockopt(zmq.XPUB_NODROP, 1)
-            set_keepalive(sock, heartbeat)
-            security.apply(sock, endpoint, bind=bind)
-            if bind:
-                sock.bind(endpoint)
-            else:
-                sock.connect(endpoint)
-            return cls(
-                sock,
-                owns_socket=True,
-                owns_context=context is None,
-                linger_ms=linger_ms,
-                security=security,
-            )
-        except BaseException:
-            security.release()
-            sock.close(linger=0)
-            if context is None:
-                ctx.term()
-            raise
+        made = cls(
+            sock,
+            owns_socket=True,
+            owns_context=context is None,
+            linger_ms=linger_ms,
+            security=security,
+        )
+        # Only a TCP socket is made again after a flood: an ipc:// path is unlinked by
+        # the closing socket at a moment of ZeroMQ's choosing, which could be after the
+        # new one bound it (and an ipc:// peer is a local user the file's mode admits).
+        if endpoint.startswith("tcp://"):
+            made._recipe = recipe
+        return made
 
     @classmethod
     def wrap(cls, sock: zmq.Socket[Any], *, linger_ms: int) -> PublisherSocket:
@@ -195,23 +263,71 @@ class PublisherSocket:
         if not self.is_xpub:
             events(sock)
             return False
-        count = self.subscriptions
+        # EVENTS once, not per message: each reading lets ZeroMQ move another queueful
+        # from a flooding peer to the socket, faster than this loop reads them.
+        if not events(sock) & zmq.POLLIN:
+            return False
+        count, held = self.subscriptions, self._subscribed_bytes
+        recv = sock.recv
+        more = True
         for _ in range(_SUBSCRIPTIONS_PER_ROUND):
-            if not events(sock) & zmq.POLLIN:
-                break
             try:
-                frame = sock.recv(zmq.NOBLOCK)
+                frame = recv(zmq.NOBLOCK)
             except zmq.Again:
+                more = False
                 break
             if frame[:1] == b"\x01":
                 count += 1
+                held += len(frame) + _PER_SUBSCRIPTION
             elif frame[:1] == b"\x00" and count:
                 count -= 1
-        else:
-            self._set_subscriptions(count)
-            return True
+                held = max(0, held - len(frame) - _PER_SUBSCRIPTION)
+        self._subscribed_bytes = held
         self._set_subscriptions(count)
-        return False
+        if held > _MAX_SUBSCRIBED_BYTES and self._recipe is not None:
+            self.reset()
+            return True
+        return more
+
+    def reset(self) -> None:
+        """Replace the socket with a fresh one on the same endpoint.
+
+        A peer is sending more subscriptions than any real subscriber would. ZeroMQ
+        keeps every one (``XPUB_MANUAL`` does not change that) until the peer
+        leaves, so the only way to free them is to close the socket. Subscribers
+        reconnect by themselves and subscribe again; what was in flight to them is
+        lost, as on any reconnection. Raises ``zmq.ZMQError`` if the endpoint cannot
+        be had again, which fails the drain (counted and reported).
+        """
+        recipe = self._recipe
+        assert recipe is not None
+        endpoint = self.last_endpoint
+        self.resets += 1
+        now = time.monotonic()
+        if now - self._warned_reset > 60:
+            self._warned_reset = now
+            print(
+                f"zmqlog: the subscriptions on {endpoint} passed "
+                f"{_MAX_SUBSCRIBED_BYTES >> 20} MiB (a peer flooding them?); the publisher's "
+                "socket starts over, and its subscribers reconnect",
+                file=sys.stderr,
+            )
+        self._security.release()
+        self.socket.close(linger=0)
+        self.subscriptions = self._subscribed_bytes = 0
+        for attempt in range(_REBIND_TRIES):
+            try:
+                sock = recipe.make(self.context, endpoint)
+                break
+            except zmq.ZMQError as error:
+                if error.errno != zmq.EADDRINUSE or attempt == _REBIND_TRIES - 1:
+                    self.closed = True
+                    raise
+                time.sleep(_REBIND_PAUSE)  # bounded: at most ~50 ms, under attack only
+        sock.setsockopt(zmq.XPUB_VERBOSER, 1)
+        self.socket = sock
+        self.sync = zmq.Socket.shadow(sock.underlying)
+        self.generation += 1
 
     def _set_subscriptions(self, count: int) -> None:
         if count == self.subscriptions:

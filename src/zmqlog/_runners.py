@@ -109,15 +109,28 @@ class LoopRunner:
         return True
 
     async def _run(self) -> None:
-        loop, wake, drain, queue = self.loop, self._wake, self._drain, self._queue
-        fd = cast(int, self._socket.sync.getsockopt(zmq.FD))
+        loop, wake, drain, queue, socket = (
+            self.loop,
+            self._wake,
+            self._drain,
+            self._queue,
+            self._socket,
+        )
         # ZeroMQ's FD only says "something changed, look at EVENTS"; each round reads
         # EVENTS, which re-arms it.
+        generation = socket.generation
+        fd = cast(int, socket.sync.getsockopt(zmq.FD))
         loop.add_reader(fd, wake.set)
         timer: asyncio.TimerHandle | None = None
         try:
             while self._scheduler.loop_runner is self:
                 wake.clear()
+                if socket.generation != generation and not socket.closed:
+                    # The socket was made again (a subscription flood): watch the new one.
+                    loop.remove_reader(fd)
+                    generation = socket.generation
+                    fd = cast(int, socket.sync.getsockopt(zmq.FD))
+                    loop.add_reader(fd, wake.set)
                 if not drain.lock.acquire(blocking=False):
                     # flush(), close() or the thread is sending: look again shortly.
                     queue.wake_needed = True
