@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import NamedTuple
 
@@ -19,9 +19,14 @@ class RunningProxy(NamedTuple):
 
 @asynccontextmanager
 async def running_proxy(
-    frontend: str = "tcp://127.0.0.1:*", backend: str = "tcp://127.0.0.1:*"
+    frontend: str = "tcp://127.0.0.1:*",
+    backend: str = "tcp://127.0.0.1:*",
+    options: Sequence[str] = (),
 ) -> AsyncIterator[RunningProxy]:
-    """Start `zmqlog proxy`, wait (bounded) for its endpoint lines; kill it on the way out."""
+    """Start `zmqlog proxy`, wait (bounded) for its endpoint lines; kill it on the way out.
+
+    *options* are more command-line arguments, such as the CURVE flags.
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -31,6 +36,7 @@ async def running_proxy(
         frontend,
         "--backend",
         backend,
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
