@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -51,3 +52,20 @@ async def running_proxy(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+_SUMMARY = re.compile(
+    r"(?P<succeeded>\d+) succeeded, (?P<refused>\d+) refused \((?P<unauthorized>\d+) "
+    r"unauthorized key, (?P<mismatched>\d+) mechanism mismatch, (?P<undecryptable>\d+) "
+    r"undecryptable, (?P<malformed>\d+) malformed\), (?P<abandoned>\d+) abandoned"
+    r"(?:, (?P<in_progress>\d+) still in progress)?"
+)
+
+
+def handshake_counts(err: str, side: str) -> dict[str, int]:
+    """The proxy's exit report for one side's handshakes, as numbers."""
+    line = re.search(rf"^zmqlog proxy: {side} handshakes: (.*)$", err, re.MULTILINE)
+    assert line, err
+    match = _SUMMARY.fullmatch(line[1])
+    assert match, line[1]
+    return {name: int(value or 0) for name, value in match.groupdict().items()}

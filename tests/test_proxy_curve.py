@@ -7,7 +7,6 @@ proxy prints on exit are known in advance.
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ import zmq
 import zmq.asyncio
 
 import zmqlog
-from tests.proxying import RunningProxy, running_proxy
+from tests.proxying import RunningProxy, handshake_counts, running_proxy
 from zmqlog._security import load_public_key, load_secret_key
 
 pytestmark = pytest.mark.skipif(not zmq.has("curve"), reason="libzmq without CURVE")
@@ -156,25 +155,8 @@ async def stop(proxy: RunningProxy) -> tuple[int | None, str]:
     return proxy.proc.returncode, err.decode()
 
 
-_SUMMARY = re.compile(
-    r"(?P<succeeded>\d+) succeeded, (?P<refused>\d+) refused \((?P<unauthorized>\d+) "
-    r"unauthorized key, (?P<mismatched>\d+) mechanism mismatch, (?P<undecryptable>\d+) "
-    r"undecryptable, (?P<malformed>\d+) malformed\), (?P<abandoned>\d+) abandoned"
-    r"(?:, (?P<in_progress>\d+) still in progress)?"
-)
-
-
-def handshakes(err: str, side: str) -> dict[str, int]:
-    """The proxy's exit report for one side's handshakes, as numbers."""
-    line = re.search(rf"^zmqlog proxy: {side} handshakes: (.*)$", err, re.MULTILINE)
-    assert line, err
-    match = _SUMMARY.fullmatch(line[1])
-    assert match, line[1]
-    return {name: int(value or 0) for name, value in match.groupdict().items()}
-
-
 def counts(**nonzero: int) -> dict[str, int]:
-    """What handshakes() returns when only *nonzero* are counted."""
+    """What handshake_counts() returns when only *nonzero* are counted."""
     found = dict.fromkeys(
         ("succeeded", "unauthorized", "mismatched", "undecryptable", "malformed", "abandoned"), 0
     )
@@ -227,9 +209,9 @@ async def test_frontend_admits_listed_publishers_only(keys: Keys, connect: Clien
         assert await sub.sock.poll(0) == 0
         code, err = await stop(proxy)
     assert code == 0, err
-    frontend = plaintext_seen(handshakes(err, "frontend"), plaintext=1)
+    frontend = plaintext_seen(handshake_counts(err, "frontend"), plaintext=1)
     assert frontend == counts(succeeded=1, unauthorized=1, mismatched=1, undecryptable=1)
-    assert handshakes(err, "backend") == counts(succeeded=1)
+    assert handshake_counts(err, "backend") == counts(succeeded=1)
     assert "stopped after forwarding 2 frames (" in err  # alice's one message
 
 
@@ -259,9 +241,9 @@ async def test_backend_serves_listed_subscribers_only(keys: Keys, connect: Clien
         assert [await client.sock.poll(0) for client in outsiders.values()] == [0, 0, 0, 0]
         code, err = await stop(proxy)
     assert code == 0, err
-    backend = plaintext_seen(handshakes(err, "backend"), plaintext=1)
+    backend = plaintext_seen(handshake_counts(err, "backend"), plaintext=1)
     assert backend == counts(succeeded=1, unauthorized=2, mismatched=1, undecryptable=1)
-    assert handshakes(err, "frontend") == counts(succeeded=1)
+    assert handshake_counts(err, "frontend") == counts(succeeded=1)
 
 
 async def _touch(endpoint: str) -> None:
@@ -294,8 +276,8 @@ async def test_refused_handshakes_are_counted_exactly_and_never_logged(
             plaintext.close()
         code, err = await stop(proxy)
     assert code == 0, err
-    assert handshakes(err, "frontend") == counts(unauthorized=attempts, abandoned=attempts)
-    backend = plaintext_seen(handshakes(err, "backend"), plaintext=attempts)
+    assert handshake_counts(err, "frontend") == counts(unauthorized=attempts, abandoned=attempts)
+    backend = plaintext_seen(handshake_counts(err, "backend"), plaintext=attempts)
     assert backend == counts(mismatched=attempts, abandoned=attempts)
     # The start line, what was forwarded, one line per side: nothing per attempt.
     assert len(err.splitlines()) == 4, err
@@ -314,4 +296,4 @@ async def test_stop_waits_a_bounded_time_for_a_handshake_that_never_ends(keys: K
             writer.close()
             await writer.wait_closed()
     assert code == 0, err
-    assert handshakes(err, "backend") == counts(in_progress=1)
+    assert handshake_counts(err, "backend") == counts(in_progress=1)
