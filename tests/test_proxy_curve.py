@@ -297,3 +297,23 @@ async def test_stop_waits_a_bounded_time_for_a_handshake_that_never_ends(keys: K
             await writer.wait_closed()
     assert code == 0, err
     assert handshake_counts(err, "backend") == counts(in_progress=1)
+
+
+async def test_each_side_has_its_own_allow_list(keys: Keys, connect: Clients) -> None:
+    """Without an allow-list the frontend admits any key, while the backend's still refuses."""
+    options = ["--frontend-secret-key", str(keys.frontend[1]), *keys.backend_options()]
+    async with running_proxy(options=options) as proxy:
+        anyone = connect(zmq.XPUB, proxy.frontend, keys.frontend[0])  # a throwaway key
+        mallory = connect(zmq.SUB, proxy.backend, keys.backend[0], keys.mallory)
+        bob = connect(zmq.SUB, proxy.backend, keys.backend[0], keys.bob)
+        with anyio.fail_after(10):
+            outcomes = [await client.outcome() for client in (anyone, mallory, bob)]
+        assert outcomes == [
+            zmq.EVENT_HANDSHAKE_SUCCEEDED,
+            zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+            zmq.EVENT_HANDSHAKE_SUCCEEDED,
+        ]
+        code, err = await stop(proxy)
+    assert code == 0, err
+    assert handshake_counts(err, "frontend") == counts(succeeded=1)
+    assert handshake_counts(err, "backend") == counts(succeeded=1, unauthorized=1)
