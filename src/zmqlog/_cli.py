@@ -148,7 +148,7 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "connect (LogPublisher(..., bind=False)), and an XPUB backend, where "
         "subscribers and 'zmqlog tail' connect. Subscriptions flow upstream, so "
         "publishers can wait_for_subscribers(); a publisher counts one subscription "
-        "per distinct topic prefix subscribed behind it. Prints 'frontend "
+        "per distinct topic prefix subscribed behind the proxy. Prints 'frontend "
         "ENDPOINT' and 'backend ENDPOINT' lines once bound (port * becomes the real "
         "port). Ctrl-C stops it (exit code 130), SIGTERM too (exit code 0); on exit it "
         "prints what it forwarded and, per side, how many handshakes succeeded and how "
