@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import NamedTuple
 
@@ -19,9 +20,14 @@ class RunningProxy(NamedTuple):
 
 @asynccontextmanager
 async def running_proxy(
-    frontend: str = "tcp://127.0.0.1:*", backend: str = "tcp://127.0.0.1:*"
+    frontend: str = "tcp://127.0.0.1:*",
+    backend: str = "tcp://127.0.0.1:*",
+    options: Sequence[str] = (),
 ) -> AsyncIterator[RunningProxy]:
-    """Start `zmqlog proxy`, wait (bounded) for its endpoint lines; kill it on the way out."""
+    """Start `zmqlog proxy`, wait (bounded) for its endpoint lines; kill it on the way out.
+
+    *options* are more command-line arguments, such as the CURVE flags.
+    """
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -31,6 +37,7 @@ async def running_proxy(
         frontend,
         "--backend",
         backend,
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -45,3 +52,20 @@ async def running_proxy(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+_SUMMARY = re.compile(
+    r"(?P<succeeded>\d+) succeeded, (?P<refused>\d+) refused \((?P<unauthorized>\d+) "
+    r"unauthorized key, (?P<mismatched>\d+) mechanism mismatch, (?P<undecryptable>\d+) "
+    r"undecryptable, (?P<malformed>\d+) malformed\), (?P<abandoned>\d+) abandoned"
+    r"(?:, (?P<in_progress>\d+) still in progress)?"
+)
+
+
+def handshake_counts(err: str, side: str) -> dict[str, int]:
+    """The proxy's exit report for one side's handshakes, as numbers."""
+    line = re.search(rf"^zmqlog proxy: {side} handshakes: (.*)$", err, re.MULTILINE)
+    assert line, err
+    match = _SUMMARY.fullmatch(line[1])
+    assert match, line[1]
+    return {name: int(value or 0) for name, value in match.groupdict().items()}

@@ -218,7 +218,9 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "publishers can wait_for_subscribers(); a publisher counts one subscription "
         "per distinct topic prefix subscribed behind the proxy. Prints 'frontend "
         "ENDPOINT' and 'backend ENDPOINT' lines once bound (port * becomes the real "
-        "port). Ctrl-C stops it (exit code 130), SIGTERM too (exit code 0).",
+        "port). Ctrl-C stops it (exit code 130), SIGTERM too (exit code 0); on exit it "
+        "prints what it forwarded and, per side, how many handshakes succeeded and how "
+        "many it refused.",
     )
     proxy.add_argument(
         "--frontend",
@@ -233,6 +235,31 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         required=True,
         metavar="ENDPOINT",
         help="where subscribers connect, e.g. tcp://127.0.0.1:5560 (repeatable)",
+    )
+    curve = proxy.add_argument_group(
+        "CURVE encryption",
+        "Each side can be a CURVE server with a key pair and an allow-list of its own. "
+        "Without an allow-list, any client that knows the side's public key is admitted.",
+    )
+    curve.add_argument(
+        "--frontend-secret-key",
+        metavar="FILE",
+        help="the frontend's NAME.key_secret: publishers connect encrypted, pinning its NAME.key",
+    )
+    curve.add_argument(
+        "--frontend-authorized-keys",
+        metavar="DIR",
+        help="a directory of the .key files of the publishers allowed to connect",
+    )
+    curve.add_argument(
+        "--backend-secret-key",
+        metavar="FILE",
+        help="the backend's NAME.key_secret: subscribers connect encrypted, pinning its NAME.key",
+    )
+    curve.add_argument(
+        "--backend-authorized-keys",
+        metavar="DIR",
+        help="a directory of the .key files of the subscribers allowed to read",
     )
 
 
@@ -338,9 +365,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "tail":
             return _tail(args)
         if args.command == "proxy":
-            from zmqlog._proxy import run_proxy
+            from zmqlog._proxy import proxy_command
 
-            return run_proxy(args.frontend, args.backend, sys.stdout, sys.stderr)
+            return proxy_command(args, sys.stdout, sys.stderr)
         if args.command == "demo":
             from zmqlog._demo import run_demo
 

@@ -239,7 +239,7 @@ def _authorized_key_set(authorized_keys: AuthorizedKeys) -> frozenset[bytes]:
             )
         keys = frozenset(load_public_key(file) for file in sorted(folder.glob(f"*{PUBLIC_SUFFIX}")))
         if not keys:
-            raise KeyFileError(folder, "holds no .key files, so every subscriber would be refused")
+            raise KeyFileError(folder, "holds no .key files, so every client would be refused")
         return keys
     if isinstance(authorized_keys, bytes):
         raise UsageError("authorized_keys takes a list of keys, not one bytes value")
@@ -257,7 +257,7 @@ def _authorized_key_set(authorized_keys: AuthorizedKeys) -> frozenset[bytes]:
             )
         found.add(key)
     if not found:
-        raise UsageError("authorized_keys is empty, so every subscriber would be refused")
+        raise UsageError("authorized_keys is empty, so every client would be refused")
     return frozenset(found)
 
 
