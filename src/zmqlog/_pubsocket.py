@@ -134,6 +134,7 @@ class PublisherSocket:
         "_owns_context",
         "_owns_socket",
         "_recipe",
+        "_resettable",
         "_security",
         "_subscribed_bytes",
         "_waiters",
@@ -173,6 +174,7 @@ class PublisherSocket:
         """Subscriptions active on an XPUB socket, as last read by the drain."""
         self._subscribed_bytes = 0
         self._recipe: _Recipe | None = None
+        self._resettable = False
         self.generation = 0
         """Grows by one each time :meth:`reset` replaces the socket."""
         self.resets = 0
@@ -219,11 +221,11 @@ class PublisherSocket:
             linger_ms=linger_ms,
             security=security,
         )
+        made._recipe = recipe
         # Only a TCP socket is made again after a flood: an ipc:// path is unlinked by
         # the closing socket at a moment of ZeroMQ's choosing, which could be after the
         # new one bound it (and an ipc:// peer is a local user the file's mode admits).
-        if endpoint.startswith("tcp://"):
-            made._recipe = recipe
+        made._resettable = endpoint.startswith("tcp://")
         return made
 
     @classmethod
@@ -284,7 +286,7 @@ class PublisherSocket:
                 held = max(0, held - len(frame) - _PER_SUBSCRIPTION)
         self._subscribed_bytes = held
         self._set_subscriptions(count)
-        if held > _MAX_SUBSCRIBED_BYTES and self._recipe is not None:
+        if held > _MAX_SUBSCRIBED_BYTES and self._resettable:
             self.reset()
             return True
         return more
@@ -370,11 +372,14 @@ class PublisherSocket:
 
     # -- the end -----------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, until: float | None = None) -> None:
         """Close the socket if it is ours, and stop authorizing for it. Never raises.
 
-        The context, if ours, is left to :meth:`term_context`: terminating it waits
-        out the linger, which some callers must not do on their own thread.
+        ZeroMQ goes on delivering what it accepted for the socket's linger; in lossless
+        mode, until *until* (``time.monotonic()``) if that is later, so that a
+        subscriber still reading gets everything the handler counted as sent. The
+        context, if ours, is left to :meth:`term_context`: terminating it waits out the
+        linger, which some callers must not do on their own thread.
         """
         if self.closed:
             return
@@ -383,8 +388,12 @@ class PublisherSocket:
             for _, loop, future in self._waiters:
                 _call_soon(loop, _cancel, future)
         if self._owns_socket:
+            linger = self.linger_ms
+            recipe = self._recipe
+            if until is not None and recipe is not None and recipe.lossless:
+                linger = max(linger, int((until - time.monotonic()) * 1000))
             try:
-                self.socket.close(linger=self.linger_ms)
+                self.socket.close(linger=linger)
             except zmq.ZMQError:
                 pass
         self._security.release()

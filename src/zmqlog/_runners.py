@@ -373,7 +373,7 @@ class Scheduler:
                 drain.abandon("the socket did not take them within the flush timeout")
             finally:
                 drain.lock.release()
-        self.socket.close()
+        self.socket.close(self.drain.stop_deadline)
         # Terminating the context waits out the linger: not on the event loop's thread.
         threading.Thread(target=self.socket.term_context, name="zmqlog-term", daemon=True).start()
 
@@ -410,7 +410,7 @@ class Scheduler:
                 drain.abandon("the socket did not take them before close")
             finally:
                 drain.lock.release()
-        socket.close()
+        socket.close(deadline)
         socket.term_context()
 
     async def aclose(self, timeout: float) -> None:
@@ -445,7 +445,7 @@ class Scheduler:
             with drain.lock:
                 drain.run_now()
                 drain.abandon("the socket did not take them before close")
-            self.socket.close()
+            self.socket.close(drain.stop_deadline)
             await asyncio.to_thread(self.socket.term_context)
 
     def stop_thread(self, timeout: float) -> bool:

@@ -58,10 +58,19 @@ async def main(n: int, lossless: bool) -> None:
         # the publisher flushes what it still holds.
         received = 0
         reports = 0
+        closed = asyncio.Event()
 
         async def read_all() -> None:
+            # Until every message the publisher counted as sent is in, once it has
+            # closed: under load a busy machine can pause delivery for seconds, so a
+            # quiet spell is no sign of the end. A long silence still ends the wait
+            # (and the test then reports what went missing).
             nonlocal received, reports
-            while await sub.poll(2000):
+            while not (closed.is_set() and received + reports >= pub.stats.sent):
+                if not await sub.poll(30_000 if closed.is_set() else 1000):
+                    if closed.is_set():
+                        return
+                    continue
                 topic, _ = await sub.recv_multipart()
                 if topic.endswith(b".zmqlog"):
                     reports += 1  # zmqlog's own "records were dropped" warnings
@@ -70,6 +79,7 @@ async def main(n: int, lossless: bool) -> None:
 
         reader = asyncio.create_task(read_all())
         await pub.aclose()
+        closed.set()
         await reader
         final = pub.stats
     sub.close(linger=0)
