@@ -284,10 +284,20 @@ async def test_huge_json_record_is_shrunk_but_stays_a_record(
     """In JSON mode an oversized record loses text and extras, never its validity."""
     handler = AsyncPUBHandler(ENDPOINT, context, max_payload=64 * 1024, wire_format="json")
     logger.addHandler(handler)
-    logger.info("db::%s", "x" * (5 * 2**20), extra={"blob": "y" * 2**20})
-    (big,) = await drain_to_subscriber(handler, context, 1)
+    logger.info("db::%s", "x" * (5 * 2**20), extra={"blob": "y" * 2**20, "order": 7})
+    logger.info("%s", "z" * 2**20, extra={"topic": "api"})
+    big, tagged = await drain_to_subscriber(handler, context, 2)
     assert len(big.payload) <= 64 * 1024
     assert big.subtopic == "db"
     record = big.record
     assert record.getMessage().endswith("... [zmqlog: truncated]")
     assert not hasattr(record, "blob")
+    # What was cut is said, in the record itself.
+    assert record.zmqlog_truncated == {
+        "extra": ["blob", "order"],
+        "message": len("db::") + 5 * 2**20 - 16 * 1024,
+    }
+    assert (tagged.subtopic, tagged.record.zmqlog_truncated) == (
+        "api",
+        {"message": 2**20 - 16 * 1024},
+    )

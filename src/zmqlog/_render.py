@@ -28,6 +28,7 @@ from zmqlog.wire import (
 __all__ = [
     "DEFAULT_FORMATTER",
     "NOT_PLAIN",
+    "TRUNCATED_FIELD",
     "Formatters",
     "RenderSettings",
     "Renderer",
@@ -73,15 +74,34 @@ def truncate(payload: bytes, limit: int) -> bytes:
     return cut + _TRUNCATED % (len(payload) - len(cut))
 
 
+TRUNCATED_FIELD: Final = "zmqlog_truncated"
+"""The extra field of a JSON record that was shrunk to fit ``max_payload``: what was cut."""
+
+
 def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
-    """A copy of *record* without extras and with its texts cut to fit *limit* bytes."""
+    """A copy of *record* that fits *limit* bytes, saying what it lost.
+
+    Its extras are left out (but for an ``extra={"topic": ...}`` subtopic) and its
+    message, traceback and stack are cut; the copy's :data:`TRUNCATED_FIELD` extra
+    names the extras dropped and how many characters each text lost.
+    """
     text = str(record.msg)
     if record.args:
         text = text % record.args
     attrs = {k: v for k, v in record.__dict__.items() if k in _STANDARD_ATTRS}
+    cut: dict[str, object] = {}
+    dropped = sorted(k for k in record.__dict__ if k not in _STANDARD_ATTRS and k != "topic")
+    if dropped:
+        cut["extra"] = dropped[:64]  # names are short, but there may be many
+    topic = record.__dict__.get("topic")
+    if type(topic) is str and len(topic) <= 256:
+        attrs["topic"] = topic
     share = limit // 4  # characters, up to 4 bytes each in UTF-8, with room for the rest
     marker = "... [zmqlog: truncated]"
-    attrs["msg"] = text[:share] + marker if len(text) > share else text
+    if len(text) > share:
+        cut["message"] = len(text) - share
+        text = text[:share] + marker
+    attrs["msg"] = text
     attrs["args"] = None
     if record.exc_info and not attrs.get("exc_text"):
         attrs["exc_text"] = DEFAULT_FORMATTER.formatException(record.exc_info)
@@ -89,7 +109,9 @@ def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
     for key in ("exc_text", "stack_info"):
         value = attrs.get(key)
         if isinstance(value, str) and len(value) > share // 2:
+            cut[key] = len(value) - share // 2
             attrs[key] = value[: share // 2] + marker
+    attrs[TRUNCATED_FIELD] = cut
     return logging.makeLogRecord(attrs)
 
 
