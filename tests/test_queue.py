@@ -89,3 +89,59 @@ def test_an_unknown_overflow_policy_lists_the_known_ones() -> None:
     """The error names every policy there is."""
     with pytest.raises(UsageError, match="'drop_newest', 'drop_oldest'"):
         RecordQueue(10, "block")  # type: ignore[arg-type]
+
+
+def sized(overflow: str, sizes: list[int], limit: int) -> RecordQueue[int]:
+    """A queue bounded at *limit* bytes offered items that are their own size."""
+    queue: RecordQueue[int] = RecordQueue(
+        100,
+        overflow,  # type: ignore[arg-type]
+        max_bytes=limit,
+        charge=lambda item: item,
+    )
+    for size in sizes:
+        if queue.over(size) and not queue.make_room(size):
+            continue
+        queue.nbytes += size
+        queue.items.append(size)
+    return queue
+
+
+def test_drop_newest_refuses_what_does_not_fit_in_bytes() -> None:
+    """A record that would pass the byte bound is dropped; smaller ones still fit."""
+    queue = sized("drop_newest", [40, 40, 30, 10], limit=100)
+    assert (list(queue.items), queue.nbytes, queue.dropped) == ([40, 40, 10], 90, 1)
+
+
+def test_drop_oldest_drops_as_many_as_a_big_record_needs() -> None:
+    """Room for one large record is made by dropping several small old ones."""
+    queue = sized("drop_oldest", [10, 10, 10, 10, 80], limit=100)
+    assert (list(queue.items), queue.nbytes, queue.dropped) == ([10, 10, 80], 100, 2)
+
+
+def test_a_record_larger_than_the_byte_bound_goes_into_an_empty_queue() -> None:
+    """It exists already; holding it until it is sent costs nothing more."""
+    queue = sized("drop_oldest", [10, 500], limit=100)
+    assert (list(queue.items), queue.dropped) == ([500], 1)
+
+
+def test_abandoning_empties_the_byte_count() -> None:
+    """What is abandoned no longer counts."""
+    queue = sized("drop_newest", [10, 20], limit=100)
+    queue.abandon()
+    assert queue.nbytes == 0
+
+
+def test_max_queue_bytes_must_be_a_positive_integer() -> None:
+    """A byte bound that is not a positive int is refused, naming the option."""
+    with pytest.raises(UsageError, match="max_queue_bytes must be a positive number of bytes"):
+        RecordQueue(10, max_bytes=0)
+
+
+def test_each_record_counts_its_own_cost_beside_its_charge() -> None:
+    """per_item bytes count for every record, charged or not."""
+    queue: RecordQueue[int] = RecordQueue(100, max_bytes=1000, per_item=300)
+    assert not queue.over(0)
+    for item in range(3):
+        queue.items.append(item)
+    assert queue.over(0)  # a fourth would make 1,200

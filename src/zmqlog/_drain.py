@@ -233,7 +233,7 @@ class Drain:
         json = renderer.json
         limit = renderer.max_payload
         more, last, again = _SNDMORE_NOBLOCK, zmq.NOBLOCK, zmq.Again
-        sent = 0
+        sent = freed = 0
         try:
             for _ in range(BATCH):
                 try:
@@ -274,6 +274,7 @@ class Drain:
                             topic, payload = renderer.encode(record, settings, owned=False)
                     elif isinstance(item, Pinned):
                         record = item.record
+                        freed += item.size
                         pinned = item.settings
                         if pinned is not settings and pinned is renderer.current:
                             # The settings in force now: records queued bare from here
@@ -309,6 +310,8 @@ class Drain:
             return bool(items)
         finally:
             queue.sent += sent
+            if freed:
+                queue.nbytes -= freed
 
     def _send_frames(self, frames: tuple[bytes, bytes]) -> bool:
         """Send held *frames*; False if the socket still refuses them."""

@@ -26,7 +26,15 @@ import zmq
 from zmqlog._drain import Drain
 from zmqlog._pubsocket import PublisherSocket
 from zmqlog._queue import HandlerStats, Overflow, RecordQueue, check_overflow
-from zmqlog._records import IMMUTABLE_ARG_TYPES, Item, pin
+from zmqlog._records import (
+    IMMUTABLE_ARG_TYPES,
+    LARGE_TEXT,
+    RECORD_OVERHEAD,
+    TEXT_TYPES,
+    Item,
+    charge,
+    pin,
+)
 from zmqlog._render import Formatters, Renderer, RenderSettings
 from zmqlog._runners import Scheduler
 from zmqlog._security import AuthorizedKeys, KeyPath, ServerSecurity
@@ -145,6 +153,11 @@ class AsyncPUBHandler(logging.Handler):
         linger: seconds ZeroMQ may keep delivering queued messages after close.
         max_queue: records the queue holds before *overflow* applies; it bounds memory
             when the socket cannot keep up.
+        max_queue_bytes: bytes the queued records may take before *overflow* applies
+            (64 MiB): each record counts 600 bytes, and one of more than 256
+            characters of message and str arguments its characters on top. A queue
+            of typical records meets *max_queue* first (at about 57 MiB); one of
+            large messages meets this.
         overflow: ``"drop_newest"`` (default: keep the records that led up to a burst,
             usually the cause) or ``"drop_oldest"`` (keep the latest).
         lossless: set ``XPUB_NODROP`` so ZeroMQ refuses instead of silently dropping
@@ -196,6 +209,7 @@ class AsyncPUBHandler(logging.Handler):
         sndhwm: int = 100_000,
         linger: float = 1.0,
         max_queue: int = 100_000,
+        max_queue_bytes: int = 64 << 20,
         overflow: Overflow = "drop_newest",
         lossless: bool = False,
         send_timeout: float = 1.0,
@@ -221,7 +235,13 @@ class AsyncPUBHandler(logging.Handler):
             raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
         if wire_format not in ("text", "json"):
             raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
-        queue: RecordQueue[Item] = RecordQueue(max_queue, check_overflow(overflow))
+        queue: RecordQueue[Item] = RecordQueue(
+            max_queue,
+            check_overflow(overflow),
+            max_bytes=max_queue_bytes,
+            per_item=RECORD_OVERHEAD,
+            charge=charge,
+        )
         _number("sndhwm", sndhwm, integer=True)
         linger_ms = int(_number("linger", linger) * 1000)
         _number("send_timeout", send_timeout)
@@ -406,21 +426,40 @@ class AsyncPUBHandler(logging.Handler):
                 record = snapshot_extras(record)  # extras travel too, as they are now
             renderer = self._renderer
             current = renderer.current
+            msg = record.msg
             args = record.args
-            # Bare when nothing can change before the drain renders it; else pinned.
-            if current is not renderer.drained or type(record.msg) is not str:
-                items.append(pin(record, current))
-            elif not args:
-                items.append(record)
-            elif type(args) is tuple:
-                for arg in args:
-                    if type(arg) not in IMMUTABLE_ARG_TYPES:
-                        items.append(pin(record, current))
-                        break
+            # Bare when nothing can change before the drain renders it, and small;
+            # else pinned (a large record carries its size: the queue counts its bytes).
+            item: Item = record
+            if current is not renderer.drained or type(msg) is not str:
+                item = pin(record, current)
+            elif args:
+                if type(args) is tuple:
+                    text = len(msg)
+                    for arg in args:
+                        kind = type(arg)
+                        if kind in TEXT_TYPES:
+                            text += len(arg)  # type: ignore[arg-type]
+                        elif kind not in IMMUTABLE_ARG_TYPES:
+                            item = pin(record, current)
+                            break
+                    else:
+                        if text > LARGE_TEXT:
+                            item = pin(record, current)
                 else:
-                    items.append(record)
+                    item = pin(record, current)  # a mapping
+            elif len(msg) > LARGE_TEXT:
+                item = pin(record, current)
+            if item is record:
+                # Small records count by number; only check bytes while large ones wait.
+                if queue.nbytes and queue.over(0) and not queue.make_room():
+                    return True
             else:
-                items.append(pin(record, current))  # a mapping
+                size = item.size  # type: ignore[union-attr]
+                if queue.over(size) and not queue.make_room(size):
+                    return True
+                queue.nbytes += size
+            items.append(item)
         except Exception:
             queue.fail()
             self.handleError(record)

@@ -55,7 +55,8 @@ class LogPublisher:
         curve_secret_key_file: the publisher's ``NAME.key_secret``: encrypt with CURVE.
         authorized_keys: the subscribers allowed in (a directory of ``.key`` files or
             Z85 public keys); without it any client key is accepted.
-        max_queue, overflow, lossless, send_timeout, heartbeat, max_payload: see
+        max_queue, max_queue_bytes, overflow, lossless, send_timeout, heartbeat,
+        max_payload: see
             :class:`AsyncPUBHandler`.
         wire_format: ``"text"`` (pyzmq's format, the default) or ``"json"`` (whole
             records with sequence numbers); see :class:`AsyncPUBHandler`.
@@ -74,6 +75,7 @@ class LogPublisher:
         flush_timeout: float = 5.0,
         linger: float = 1.0,
         max_queue: int = 100_000,
+        max_queue_bytes: int = 64 << 20,
         overflow: Overflow = "drop_newest",
         lossless: bool = False,
         send_timeout: float = 1.0,
@@ -105,6 +107,7 @@ class LogPublisher:
             linger=linger,
             flush_timeout=flush_timeout,
             max_queue=max_queue,
+            max_queue_bytes=max_queue_bytes,
             overflow=overflow,
             lossless=lossless,
             send_timeout=send_timeout,

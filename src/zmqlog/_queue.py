@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import Final, Generic, Literal, NamedTuple, TypeVar, get_args
 
 from zmqlog.exceptions import UsageError
@@ -71,26 +72,50 @@ class RecordQueue(Generic[T]):
     """
 
     __slots__ = (
+        "_charge",
         "_drop_oldest",
         "_lock",
+        "_per_item",
         "closed",
         "consumer_thread",
         "dropped",
         "errors",
         "items",
+        "max_bytes",
         "max_items",
+        "nbytes",
         "sent",
         "unreported",
         "wake_needed",
     )
 
-    def __init__(self, max_items: int, overflow: Overflow = "drop_newest") -> None:
+    def __init__(
+        self,
+        max_items: int,
+        overflow: Overflow = "drop_newest",
+        *,
+        max_bytes: int = 1 << 62,
+        per_item: int = 0,
+        charge: Callable[[T], int] = lambda item: 0,
+    ) -> None:
         if type(max_items) is not int or max_items < 1:
             raise UsageError(f"max_queue must be a positive number of records, not {max_items!r}")
+        if type(max_bytes) is not int or max_bytes < 1:
+            raise UsageError(
+                f"max_queue_bytes must be a positive number of bytes, not {max_bytes!r}"
+            )
         self.items: deque[T] = deque()
         """The records, oldest first."""
         self.max_items = max_items
         """How many records :attr:`items` holds before the overflow policy applies."""
+        self.max_bytes = max_bytes
+        """The bytes the records may take before the overflow policy applies: each
+        counts *per_item*, and those that cost more their *charge* on top."""
+        self.nbytes = 0
+        """The charges of the records in :attr:`items`: added by the caller's side,
+        taken off by the drain after it pops them."""
+        self._per_item = per_item
+        self._charge = charge
         self._drop_oldest = check_overflow(overflow) == "drop_oldest"
         self.closed = False
         """True once no record may be added: each one offered is dropped and counted."""
@@ -108,16 +133,28 @@ class RecordQueue(Generic[T]):
         # Re-entrant: a signal handler that logs may interrupt the thread holding it.
         self._lock = threading.RLock()
 
-    def make_room(self) -> bool:
-        """The queue is full: apply the overflow policy. True if the new record goes in."""
+    def over(self, charge: int) -> bool:
+        """True if one more record, of *charge*, would pass the byte bound."""
+        return (len(self.items) + 1) * self._per_item + self.nbytes + charge > self.max_bytes
+
+    def make_room(self, charge: int = 0) -> bool:
+        """The queue is full, in records or (for one of *charge* more) in bytes: apply
+        the overflow policy. True if the new record goes in.
+
+        drop_oldest drops as many of the oldest as it takes; a record bigger than the
+        whole byte bound still goes into an empty queue (it exists already: holding
+        it until it is sent costs nothing more).
+        """
         if not self._drop_oldest:
             self.drop()
             return False
-        try:
-            self.items.popleft()
-        except IndexError:
-            pass  # the drain emptied it meanwhile
-        else:
+        items = self.items
+        while items and (len(items) >= self.max_items or self.over(charge)):
+            try:
+                oldest = items.popleft()
+            except IndexError:
+                break  # the drain emptied it meanwhile
+            self.nbytes -= self._charge(oldest)
             self.drop()
         return True
 
@@ -147,6 +184,7 @@ class RecordQueue(Generic[T]):
             except IndexError:
                 break
             count += 1
+        self.nbytes = 0
         if count:
             self.drop(count)
         return count
@@ -159,6 +197,7 @@ class RecordQueue(Generic[T]):
         """In a forked child: forget the parent's records (the parent sends them) and
         any lock a vanished thread may have held."""
         self.items.clear()
+        self.nbytes = 0
         self.closed = True
         self.consumer_thread = None
         self._lock = threading.RLock()
