@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -165,15 +166,31 @@ def test_parse_topic_parts_have_names() -> None:
     assert (parts.root_topic, parts.level, parts.subtopic) == ("app", "INFO", "db")
 
 
-def test_wire_module_needs_neither_zmq_nor_asyncio() -> None:
-    """The wire contract loads and runs without any transport imported."""
+def test_wire_package_needs_neither_zmq_nor_asyncio() -> None:
+    """The wire contract loads and runs without zmqlog, zmq or asyncio imported.
+
+    The package is loaded from its files under another name, so neither zmqlog's
+    ``__init__`` (which imports zmq) nor anything else of the transport comes along;
+    both formats are exercised, so every submodule is loaded.
+    """
+    folder = Path(wire.__file__).parent
     script = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('wire', {wire.__file__!r})\n"
+        "import importlib.util, logging, sys\n"
+        "spec = importlib.util.spec_from_file_location(\n"
+        f"    'wire', {str(folder / '__init__.py')!r},\n"
+        f"    submodule_search_locations=[{str(folder)!r}],\n"
+        ")\n"
         "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['wire'] = module\n"
         "spec.loader.exec_module(module)\n"
         "assert module.parse_topic('a.INFO.b') == ('a', 'INFO', 'b')\n"
-        "print(sorted(m for m in ('zmq', 'asyncio') if m in sys.modules))\n"
+        "record = logging.LogRecord('a', 20, '', 1, 'hi', None, None)\n"
+        "topic, payload = module.encode_json(\n"
+        "    record, None, 'a', publisher=module.new_publisher_id(), seq=0\n"
+        ")\n"
+        "assert module.record_from_json(module.decode_json(payload)).getMessage() == 'hi'\n"
+        "assert module.encode_text(record, logging.Formatter())[1] == b'hi'\n"
+        "print(sorted(m for m in ('zmq', 'asyncio', 'zmqlog') if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True

@@ -1,0 +1,209 @@
+"""pyzmq's text wire format, and the topics both formats share.
+
+Every message is two ZeroMQ frames, ``[topic, payload]``, exactly as pyzmq's
+``zmq.log.handlers.PUBHandler`` sends them:
+
+* ``topic`` is ``<root_topic>.<LEVELNAME>[.<subtopic>]`` encoded as UTF-8, with no
+  leading dot when the root topic is empty (``INFO``, ``myapp.WARNING.db.pool``).
+* A subtopic is whatever precedes the first :data:`TOPIC_DELIM` (``"::"``) in
+  ``str(record.msg)``; it is removed from the message text. A record without one
+  takes its subtopic from a ``topic`` attribute, if it is a non-empty string
+  (``log.info("opened", extra={"topic": "db.pool"})``).
+* ``payload`` is the UTF-8 encoding of the record formatted with the formatter for
+  its level (:data:`DEFAULT_FORMATS`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from collections.abc import Mapping
+from typing import Final
+
+__all__ = [
+    "DEFAULT_FORMATS",
+    "TOPIC_DELIM",
+    "TopicParts",
+    "default_formatters",
+    "encode_text",
+    "join_topic",
+    "parse_topic",
+    "record_from_text",
+    "split_subtopic",
+]
+
+TOPIC_DELIM: Final = "::"
+"""Separates a subtopic from the message text: ``log.info("db.pool::%d open", n)``."""
+
+_PLAIN: Final = "%(message)s\n"
+_DETAILED: Final = "%(levelname)s %(filename)s:%(lineno)d - %(message)s\n"
+
+DEFAULT_FORMATS: Final[Mapping[int, str]] = {
+    logging.DEBUG: _DETAILED,
+    logging.INFO: _PLAIN,
+    logging.WARNING: _DETAILED,
+    logging.ERROR: "%(levelname)s %(filename)s:%(lineno)d - %(message)s - %(exc_info)s\n",
+    logging.CRITICAL: _DETAILED,
+}
+"""The per-level format strings pyzmq's PUBHandler uses; ours are the same so the
+payload bytes match."""
+
+
+def default_formatters() -> dict[int, logging.Formatter | None]:
+    """Return a fresh ``{levelno: Formatter}`` dict with pyzmq's default formats."""
+    return {level: logging.Formatter(fmt) for level, fmt in DEFAULT_FORMATS.items()}
+
+
+def split_subtopic(text: str) -> tuple[str, str]:
+    """Split ``"sub.topic::message"`` into ``("sub.topic", "message")``.
+
+    Text without :data:`TOPIC_DELIM` has no subtopic: ``("", text)``. Only the first
+    delimiter counts; later ones stay in the message.
+    """
+    subtopic, delim, rest = text.partition(TOPIC_DELIM)
+    if not delim:
+        return "", text
+    return subtopic, rest
+
+
+def join_topic(root_topic: str, levelname: str, subtopic: str = "") -> str:
+    """Build ``<root_topic>.<levelname>[.<subtopic>]``, skipping empty parts."""
+    parts = [levelname]
+    if root_topic:
+        parts.insert(0, root_topic)
+    if subtopic:
+        parts.append(subtopic)
+    return ".".join(parts)
+
+
+def encode_text(
+    record: logging.LogRecord,
+    formatter: logging.Formatter,
+    root_topic: str = "",
+    *,
+    owned: bool = False,
+) -> tuple[bytes, bytes]:
+    """Return the ``(topic, payload)`` frames pyzmq's PUBHandler sends for *record*.
+
+    When ``str(record.msg)`` holds :data:`TOPIC_DELIM`, the text before it becomes the
+    subtopic and the record is formatted with the rest as its message. Otherwise a
+    non-empty string ``record.topic`` (set with ``extra={"topic": ...}``) is the
+    subtopic. The caller's record is not modified unless *owned* is true (then it is
+    used as the scratch copy).
+
+    Raises whatever *formatter* raises; a caller that must not fail catches it.
+    """
+    text = str(record.msg)
+    subtopic, delim, rest = text.partition(TOPIC_DELIM)
+    if delim:
+        if not owned:
+            record = copy.copy(record)
+        record.msg = rest
+    else:
+        subtopic = ""
+    if not subtopic:
+        # A subtopic passed as data keeps the message text free of "::" markup.
+        extra_topic = getattr(record, "topic", None)
+        if type(extra_topic) is str:
+            subtopic = extra_topic
+    payload = formatter.format(record).encode("utf-8", "backslashreplace")
+    topic = join_topic(root_topic, record.levelname, subtopic)
+    return topic.encode("utf-8", "replace"), payload
+
+
+class TopicParts(tuple[str, str, str]):
+    """A parsed topic: ``(root_topic, level, subtopic)``; each may be empty."""
+
+    __slots__ = ()
+
+    def __new__(cls, root_topic: str, level: str, subtopic: str) -> TopicParts:
+        return super().__new__(cls, (root_topic, level, subtopic))
+
+    @property
+    def root_topic(self) -> str:
+        """Everything before the level component."""
+        return self[0]
+
+    @property
+    def level(self) -> str:
+        """The level name (``"INFO"``, ``"Level 25"``, a custom name)."""
+        return self[1]
+
+    @property
+    def subtopic(self) -> str:
+        """Everything after the level component."""
+        return self[2]
+
+
+_CUSTOM_LEVEL: Final = re.compile(r"Level \d+")
+
+
+def _known_level_names() -> frozenset[str]:
+    mapping = getattr(logging, "getLevelNamesMapping", None)
+    names = mapping() if mapping is not None else logging._nameToLevel  # Python 3.10
+    return frozenset(names)
+
+
+def parse_topic(
+    topic: str,
+    root_topic: str | None = None,
+    level_names: frozenset[str] | None = None,
+) -> TopicParts:
+    """Split a topic string into root topic, level name and subtopic.
+
+    A topic does not say where the root topic ends (a root topic may itself contain
+    dots), so the level is found as follows:
+
+    1. If *root_topic* is given and the topic starts with it, the level is the
+       component right after it.
+    2. Otherwise the first component that is a level name known to :mod:`logging`
+       (including names registered with :func:`logging.addLevelName`, and the
+       ``"Level N"`` names of unnamed levels) is the level.
+    3. Otherwise, like pyzmq's ``python -m zmq.log``, a one-component topic is the
+       level, and in a longer one the second component is.
+
+    *level_names* overrides the set of names step 2 recognises.
+    """
+    if root_topic:
+        prefix = root_topic + "."
+        if topic.startswith(prefix):
+            level, _, subtopic = topic[len(prefix) :].partition(".")
+            return TopicParts(root_topic, level, subtopic)
+    parts = topic.split(".")
+    names = _known_level_names() if level_names is None else level_names
+    for index, part in enumerate(parts):
+        if part in names or _CUSTOM_LEVEL.fullmatch(part):
+            return TopicParts(".".join(parts[:index]), part, ".".join(parts[index + 1 :]))
+    if len(parts) == 1:
+        return TopicParts("", parts[0], "")
+    return TopicParts(parts[0], parts[1], ".".join(parts[2:]))
+
+
+def _level_number(level: str) -> int:
+    mapping = getattr(logging, "getLevelNamesMapping", None)
+    names: Mapping[str, int] = mapping() if mapping is not None else logging._nameToLevel
+    number = names.get(level)
+    if number is not None:
+        return number
+    if _CUSTOM_LEVEL.fullmatch(level):
+        return int(level[6:])
+    return logging.NOTSET
+
+
+def record_from_text(text: str, level: str, root_topic: str = "") -> logging.LogRecord:
+    """Return a best-effort ``LogRecord`` for a text message.
+
+    A text payload is already formatted, so the record holds what can be known: the
+    level from the topic (a name :mod:`logging` does not know gives ``NOTSET``, with
+    *level* kept as ``levelname``), the text without its final newline as ``msg``
+    (never %-formatted again: ``args`` is None), the root topic (or ``"root"``) as the
+    logger name, and the current time as ``created``. Where the text came from is
+    unknown, so ``process``, ``thread`` and their names are None rather than ours.
+    """
+    msg = text[:-1] if text.endswith("\n") else text
+    record = logging.LogRecord(root_topic or "root", _level_number(level), "", 0, msg, None, None)
+    attrs = record.__dict__
+    attrs["levelname"] = level
+    attrs.update(process=None, processName=None, thread=None, threadName=None, taskName=None)
+    return record
