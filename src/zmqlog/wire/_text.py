@@ -136,13 +136,57 @@ class TopicParts(tuple[str, str, str]):
         return self[2]
 
 
-_CUSTOM_LEVEL: Final = re.compile(r"Level \d+")
+# The name logging gives a level without one ("Level 25", "Level -5"): ASCII digits only,
+# as logging writes them.
+_UNNAMED_LEVEL: Final = r"Level -?[0-9]+"
+_CUSTOM_LEVEL: Final = re.compile(_UNNAMED_LEVEL)
+# Digits beyond these cannot be a 64-bit level number, and int() of thousands of them
+# is refused (int_max_str_digits) or slow.
+_MAX_LEVEL_DIGITS: Final = 19
+_INT64: Final = 1 << 63
 
 
 def _known_level_names() -> frozenset[str]:
     mapping = getattr(logging, "getLevelNamesMapping", None)
-    names = mapping() if mapping is not None else logging._nameToLevel  # Python 3.10
+    # Python 3.10 has no public mapping; a copy, as addLevelName may run meanwhile.
+    names = mapping() if mapping is not None else logging._nameToLevel.copy()
     return frozenset(names)
+
+
+# An unnamed level as the first component, and as a later one (its dot included).
+_UNNAMED_FIRST: Final = re.compile(rf"{_UNNAMED_LEVEL}(?=\.|\Z)")
+_UNNAMED_LATER: Final = re.compile(rf"\.{_UNNAMED_LEVEL}(?=\.|\Z)")
+
+
+def _find_level(topic: str, names: frozenset[str]) -> tuple[int, int] | None:
+    """The span of the first dot-separated component of *topic* that names a level.
+
+    Every search runs in C over the topic (one ``str.find`` or two per name, one
+    regular-expression search for ``"Level N"``), so the time is linear in the topic;
+    splitting a topic of millions of dots into components would cost a string object
+    per dot. A name holding a dot can never be one component, so it never matches.
+    """
+    size = len(topic)
+    best: tuple[int, int] | None = None
+    found = _UNNAMED_FIRST.match(topic)
+    if found is not None:
+        return found.span()
+    for name in names:
+        if "." in name:
+            continue
+        length = len(name)
+        if topic.startswith(name) and (size == length or topic[length] == "."):
+            return 0, length  # nothing can come earlier
+        limit = size if best is None else best[0] + length
+        inner = topic.find(f".{name}.", 0, limit)
+        if inner >= 0:
+            best = inner + 1, inner + 1 + length
+        elif best is None and size > length and topic.endswith(f".{name}"):
+            best = size - length, size
+    found = _UNNAMED_LATER.search(topic, 0, size if best is None else best[0])
+    if found is not None:
+        return found.start() + 1, found.end()
+    return best
 
 
 def parse_topic(
@@ -163,31 +207,37 @@ def parse_topic(
     3. Otherwise, like pyzmq's ``python -m zmq.log``, a one-component topic is the
        level, and in a longer one the second component is.
 
-    *level_names* overrides the set of names step 2 recognises.
+    *level_names* overrides the set of names step 2 recognises. Time and memory are
+    linear in the length of *topic*, whatever it holds; it never raises.
     """
     if root_topic:
         prefix = root_topic + "."
         if topic.startswith(prefix):
             level, _, subtopic = topic[len(prefix) :].partition(".")
             return TopicParts(root_topic, level, subtopic)
-    parts = topic.split(".")
     names = _known_level_names() if level_names is None else level_names
-    for index, part in enumerate(parts):
-        if part in names or _CUSTOM_LEVEL.fullmatch(part):
-            return TopicParts(".".join(parts[:index]), part, ".".join(parts[index + 1 :]))
-    if len(parts) == 1:
-        return TopicParts("", parts[0], "")
-    return TopicParts(parts[0], parts[1], ".".join(parts[2:]))
+    span = _find_level(topic, names)
+    if span is not None:
+        start, end = span
+        return TopicParts(topic[: max(start - 1, 0)], topic[start:end], topic[end + 1 :])
+    first, dot, rest = topic.partition(".")
+    if not dot:
+        return TopicParts("", topic, "")
+    level, _, subtopic = rest.partition(".")
+    return TopicParts(first, level, subtopic)
 
 
 def _level_number(level: str) -> int:
+    """The number of the level named *level*; NOTSET for a name logging does not know."""
     mapping = getattr(logging, "getLevelNamesMapping", None)
     names: Mapping[str, int] = mapping() if mapping is not None else logging._nameToLevel
     number = names.get(level)
     if number is not None:
         return number
-    if _CUSTOM_LEVEL.fullmatch(level):
-        return int(level[6:])
+    if _CUSTOM_LEVEL.fullmatch(level) and len(level) - 6 - (level[6] == "-") <= _MAX_LEVEL_DIGITS:
+        number = int(level[6:])
+        if -_INT64 <= number < _INT64:
+            return number
     return logging.NOTSET
 
 
