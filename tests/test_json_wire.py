@@ -313,6 +313,56 @@ def test_brackets_inside_strings_do_not_count_as_depth() -> None:
     assert round_trip(record).getMessage() == "[{" * 1000 + '"\\' + "}]" * 1000
 
 
+# Every attribute the logging documentation lists for format strings, in each style,
+# with the conversions and widths a format may ask of it.
+_ATTRIBUTES = (
+    "args asctime created exc_info filename funcName levelname levelno lineno module "
+    "msecs msg name pathname process processName relativeCreated stack_info thread "
+    "threadName" + (" taskName" if sys.version_info >= (3, 12) else "")
+).split()
+_NUMBERS = {"created", "msecs", "relativeCreated", "levelno", "lineno", "process", "thread"}
+EVERY_ATTRIBUTE = {
+    "%": "|".join(
+        f"%({a})8d" if a in _NUMBERS else f"%({a})-10s" for a in _ATTRIBUTES if a != "args"
+    )
+    + "|%(args)s|%(message)s",
+    "{": "|".join(
+        f"{{{a}:>8.0f}}" if a in _NUMBERS else f"{{{a}!s:>10}}" if a == "args" else f"{{{a}}}"
+        for a in _ATTRIBUTES
+    )
+    + "|{processName:>20}|{threadName:<20}|{funcName:^20}|{pathname:.5}|{message}",
+    "$": "|".join(f"${{{a}}}" for a in _ATTRIBUTES) + "|${message}",
+}
+
+
+@pytest.mark.parametrize("style", sorted(EVERY_ATTRIBUTE))
+def test_minimal_record_renders_with_every_formatter_attribute(style: str) -> None:
+    """The smallest record of the spec fills every field a stdlib Formatter may name.
+
+    The fields it does not carry get the values the spec gives: those logging uses
+    when it cannot find the caller, ids 0 and "(unknown ...)" names.
+    """
+    payload = (
+        b'{"zmqlog":1,"name":"svc","levelno":30,"levelname":"WARNING",'
+        b'"message":"disk 90% full","created":1700000000}'
+    )
+    fields = wire.decode_json(payload)
+    assert fields is not None
+    record = wire.record_from_json(fields)
+    line = logging.Formatter(EVERY_ATTRIBUTE[style], style=style).format(record)
+    assert line.endswith("|disk 90% full")
+    assert (record.process, record.processName) == (0, "(unknown process)")
+    assert (record.thread, record.threadName) == (0, "(unknown thread)")
+    assert (record.pathname, record.filename, record.module) == ("(unknown file)",) * 3
+    assert (record.lineno, record.funcName, record.relativeCreated) == (
+        0,
+        "(unknown function)",
+        0.0,
+    )
+    # What the message said is kept apart from what the record fills in.
+    assert (fields["process"], fields["pathname"], fields["lineno"]) == (None, None, None)
+
+
 def test_minimal_record_from_another_language() -> None:
     """Only the marker, name, levels, message and created are required."""
     payload = (
@@ -354,7 +404,23 @@ def test_text_record_keeps_the_text_verbatim() -> None:
     record = wire.record_from_text("50%s done %d\n", "INFO", "svc")
     assert record.getMessage() == "50%s done %d"
     assert record.name == "svc"
-    assert (record.process, record.thread) == (None, None)
+    assert (record.process, record.processName) == (0, "(unknown process)")
+    assert (record.thread, record.threadName) == (0, "(unknown thread)")
+    assert (record.pathname, record.lineno, record.funcName) == (
+        "(unknown file)",
+        0,
+        "(unknown function)",
+    )
+
+
+@pytest.mark.parametrize("style", sorted(EVERY_ATTRIBUTE))
+def test_text_record_renders_with_every_formatter_attribute(style: str) -> None:
+    """A text message's record fills every field a stdlib Formatter may name."""
+    record = wire.record_from_text("hello\n", "WARNING", "svc")
+    fmt = EVERY_ATTRIBUTE[style]
+    line = logging.Formatter(fmt, style=style).format(record)
+    assert "(unknown file)" in line
+    assert line.endswith("hello")
 
 
 def test_publisher_ids_differ_per_start() -> None:
@@ -391,8 +457,8 @@ def check_never_raises(payload: bytes) -> None:
     record = wire.record_from_json(fields)
     assert record.getMessage() == fields["message"]
     logging.Formatter().format(record)
-    safe = "%(asctime)s %(msecs)03d %(relativeCreated)d %(levelno)d %(lineno)d %(name)s"
-    logging.Formatter(safe + " %(pathname)s %(funcName)s %(process)s %(message)s").format(record)
+    for style, fmt in EVERY_ATTRIBUTE.items():
+        logging.Formatter(fmt, style=style).format(record)
 
 
 @FUZZ

@@ -22,6 +22,15 @@ from math import isfinite
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
+from ._record import (
+    BASE_ATTRS,
+    UNKNOWN_FILE,
+    UNKNOWN_FUNCTION,
+    UNKNOWN_ID,
+    UNKNOWN_PROCESS,
+    UNKNOWN_THREAD,
+    build_record,
+)
 from ._text import TOPIC_DELIM, join_topic
 
 __all__ = [
@@ -53,7 +62,7 @@ MAX_JSON_DEPTH: Final = 32
 
 # A fresh record's attributes (plus those Formatter.format adds, and taskName, which
 # Python 3.12 added) are the record's own; everything else on a record is an extra.
-_BASE_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
+_BASE_ATTRS: Final = BASE_ATTRS
 _RECORD_ATTRS: Final = _BASE_ATTRS | {"message", "asctime", "taskName"}
 _BASE_COUNT: Final = len(_BASE_ATTRS)
 
@@ -501,7 +510,8 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     Only the fields of the specification are taken, each with its type checked: a
     wrong type, a missing required field or an unknown :data:`JSON_MARKER` version
     makes the whole message invalid. Optional fields that are absent or null become
-    None (``lineno`` 0, ``msecs`` and ``relativeCreated`` derived), ``extra`` a dict.
+    None ("not known"; :func:`record_from_json` fills in what a formatter needs),
+    except ``msecs``, derived from ``created``; ``extra`` becomes a dict.
     ``publisher`` becomes a :class:`PublisherId` and ``seq`` an int, or both None
     when the message carries no valid pair. Never raises.
     """
@@ -573,11 +583,11 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         "message": message,
         "created": created,
         "msecs": msecs,
-        "relativeCreated": 0.0 if relative is None else relative,
-        "pathname": "" if pathname is None else pathname,
-        "filename": "" if filename is None else filename,
-        "module": "" if module is None else module,
-        "lineno": 0 if lineno is None else lineno,
+        "relativeCreated": relative,
+        "pathname": pathname,
+        "filename": filename,
+        "module": module,
+        "lineno": lineno,
         "funcName": func_name,
         "process": process,
         "processName": process_name,
@@ -602,10 +612,6 @@ def decode_json(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, An
     return None if obj is None else check_json_record(obj)
 
 
-def _extra_is_settable(key: str) -> bool:
-    return key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
-
-
 def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
     """Rebuild a ``logging.LogRecord`` from :func:`decode_json`'s fields.
 
@@ -616,107 +622,52 @@ def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
     whose names belong to ``LogRecord`` itself (``msg``, ``getMessage``,
     ``__class__``, ...): they are left out of the record, and stay readable in
     ``fields["extra"]``.
+
+    A field the message does not carry gets a value a formatter can render, of the
+    type ``logging`` gives it (see ``docs/wire-json.md``): ``"(unknown file)"`` for
+    the paths, line 0, ``"(unknown function)"``, 0 for the process and thread ids,
+    ``"(unknown process)"`` and ``"(unknown thread)"`` for their names, 0.0 for
+    ``relativeCreated``; ``taskName``, ``exc_text`` and ``stack_info`` stay None, as
+    ``logging`` has them for a record logged outside a task, without a traceback.
     """
-    if not _REBUILD_IN_PLACE:
-        return _record_from_json_by_init(fields)
+    pathname, filename, module = fields["pathname"], fields["filename"], fields["module"]
+    lineno, func_name, relative = fields["lineno"], fields["funcName"], fields["relativeCreated"]
+    process, process_name = fields["process"], fields["processName"]
+    thread, thread_name = fields["thread"], fields["threadName"]
     attrs = {
         "name": fields["name"],
         "msg": fields["message"],
         "args": None,
         "levelname": fields["levelname"],
         "levelno": fields["levelno"],
-        "pathname": fields["pathname"],
-        "filename": fields["filename"],
-        "module": fields["module"],
+        "pathname": UNKNOWN_FILE if pathname is None else pathname,
+        "filename": UNKNOWN_FILE if filename is None else filename,
+        "module": UNKNOWN_FILE if module is None else module,
         "exc_info": None,
         "exc_text": fields["exc_text"],
         "stack_info": fields["stack_info"],
-        "lineno": fields["lineno"],
-        "funcName": fields["funcName"],
+        "lineno": 0 if lineno is None else lineno,
+        "funcName": UNKNOWN_FUNCTION if func_name is None else func_name,
         "created": fields["created"],
         "msecs": fields["msecs"],
-        "relativeCreated": fields["relativeCreated"],
-        "thread": fields["thread"],
-        "threadName": fields["threadName"],
-        "processName": fields["processName"],
-        "process": fields["process"],
+        "relativeCreated": 0.0 if relative is None else relative,
+        "thread": UNKNOWN_ID if thread is None else thread,
+        "threadName": UNKNOWN_THREAD if thread_name is None else thread_name,
+        "processName": UNKNOWN_PROCESS if process_name is None else process_name,
+        "process": UNKNOWN_ID if process is None else process,
         "taskName": fields["taskName"],
     }
-    attrs.update(
-        {
-            key: value
-            for key, value in fields["extra"].items()
-            if key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
-        }
-    )
-    # LogRecord() with these arguments would compute all of this and more (the time,
-    # the thread, the process), only to have it replaced.
-    record: logging.LogRecord = _new_object(logging.LogRecord)
-    record.__dict__ = attrs
-    return record
+    extra: Mapping[str, Any] = fields["extra"]
+    if extra:
+        attrs.update(
+            {
+                key: value
+                for key, value in extra.items()
+                if key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
+            }
+        )
+    return build_record(attrs)
 
 
-# Every attribute LogRecord() sets is set by record_from_json (checked here, as a later
-# Python may add one; then records are made by LogRecord() again).
-_REBUILT_ATTRS: Final = frozenset(
-    {
-        "name",
-        "msg",
-        "args",
-        "levelname",
-        "levelno",
-        "pathname",
-        "filename",
-        "module",
-        "exc_info",
-        "exc_text",
-        "stack_info",
-        "lineno",
-        "funcName",
-        "created",
-        "msecs",
-        "relativeCreated",
-        "thread",
-        "threadName",
-        "processName",
-        "process",
-        "taskName",
-    }
-)
-_REBUILD_IN_PLACE: Final = _BASE_ATTRS <= _REBUILT_ATTRS
 _new_object: Final = object.__new__
 _new_tuple: Final = tuple.__new__
-
-
-def _record_from_json_by_init(fields: Mapping[str, Any]) -> logging.LogRecord:
-    record = logging.LogRecord(
-        fields["name"],
-        fields["levelno"],
-        fields["pathname"],
-        fields["lineno"],
-        fields["message"],
-        None,
-        None,
-        fields["funcName"],
-        fields["stack_info"],
-    )
-    attrs = record.__dict__
-    for key in (
-        "levelname",
-        "filename",
-        "module",
-        "exc_text",
-        "created",
-        "msecs",
-        "relativeCreated",
-        "process",
-        "processName",
-        "thread",
-        "threadName",
-        "taskName",
-    ):
-        attrs[key] = fields[key]
-    for key, value in fields["extra"].items():
-        if _extra_is_settable(key):
-            attrs[key] = value
-    return record

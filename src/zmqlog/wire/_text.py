@@ -21,6 +21,8 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from ._record import UNKNOWN_FILE, UNKNOWN_FUNCTION, UNKNOWN_ID, UNKNOWN_PROCESS, UNKNOWN_THREAD
+
 __all__ = [
     "DEFAULT_FORMATS",
     "TOPIC_DELIM",
@@ -242,18 +244,27 @@ def _level_number(level: str) -> int:
 
 
 def record_from_text(text: str, level: str, root_topic: str = "") -> logging.LogRecord:
-    """Return a best-effort ``LogRecord`` for a text message.
+    """Return a best-effort ``LogRecord`` for a text message. Never raises.
 
     A text payload is already formatted, so the record holds what can be known: the
     level from the topic (a name :mod:`logging` does not know gives ``NOTSET``, with
     *level* kept as ``levelname``), the text without its final newline as ``msg``
     (never %-formatted again: ``args`` is None), the root topic (or ``"root"``) as the
     logger name, and the current time as ``created``. Where the text came from is
-    unknown, so ``process``, ``thread`` and their names are None rather than ours.
+    unknown, and the record says so rather than claiming this process: its fields
+    hold the values :func:`record_from_json` gives a record that does not carry them
+    (``"(unknown file)"``, line 0, ``"(unknown function)"``, process and thread 0,
+    ``"(unknown process)"``, ``"(unknown thread)"``), so every formatter renders it.
     """
     msg = text[:-1] if text.endswith("\n") else text
-    record = logging.LogRecord(root_topic or "root", _level_number(level), "", 0, msg, None, None)
-    attrs = record.__dict__
-    attrs["levelname"] = level
-    attrs.update(process=None, processName=None, thread=None, threadName=None, taskName=None)
+    name, levelno = root_topic or "root", _level_number(level)
+    record = logging.LogRecord(name, levelno, UNKNOWN_FILE, 0, msg, None, None, UNKNOWN_FUNCTION)
+    record.__dict__.update(
+        levelname=level,
+        process=UNKNOWN_ID,
+        processName=UNKNOWN_PROCESS,
+        thread=UNKNOWN_ID,
+        threadName=UNKNOWN_THREAD,
+        taskName=None,
+    )
     return record
