@@ -302,6 +302,91 @@ def test_decoder_rejects_hostile_payloads(payload: bytes) -> None:
     assert wire.decode_json(payload) is None
 
 
+def _with_raw(number: str, where: str) -> bytes:
+    """A valid record with *number* written verbatim at *where* in the payload."""
+    marker = 123456.5  # a float the encoder writes as it is, found and replaced below
+    places: dict[str, dict[str, Any]] = {
+        "extra": {"extra": {"n": marker}},
+        "nested in extra": {"extra": {"a": [{"b": [0, marker]}]}},
+        "unknown key": {"future": marker},
+        "publisher": {"publisher": {"host": "h", "pid": 1, "id": "x", "more": marker}},
+    }
+    payload = encoded(valid_object(**places[where]))
+    assert payload.count(b"123456.5") == 1
+    return payload.replace(b"123456.5", number.encode())
+
+
+SPEC_PLACES = ["extra", "nested in extra", "unknown key", "publisher"]
+
+
+@pytest.mark.parametrize("where", SPEC_PLACES)
+@pytest.mark.parametrize(
+    "number",
+    [
+        "1e999",
+        "-1e999",
+        "1E+400",
+        "123456789012.5e300",  # no long digit run, yet beyond 1.8e308
+        "1" + "0" * 400 + ".0",
+        "9223372036854775808",  # 2**63
+        "-9223372036854775809",  # -2**63 - 1
+        "99999999999999999999",  # 20 digits
+        "NaN",
+        "Infinity",
+    ],
+)
+def test_decoder_refuses_numbers_the_spec_excludes(number: str, where: str) -> None:
+    """Numbers are finite and integers fit 64 bits, anywhere in the payload."""
+    payload = _with_raw(number, where)
+    assert wire.load_json_object(payload) is None
+    assert wire.decode_json(payload) is None
+
+
+@pytest.mark.parametrize("where", SPEC_PLACES)
+@pytest.mark.parametrize(
+    ("number", "value"),
+    [
+        ("1e308", 1e308),
+        ("1.7976931348623157e308", 1.7976931348623157e308),
+        ("1e-400", 0.0),  # underflow is finite
+        ("9223372036854775807", 2**63 - 1),
+        ("-9223372036854775808", -(2**63)),
+        ("123456789012345678", 123456789012345678),
+    ],
+)
+def test_decoder_accepts_numbers_at_the_spec_bounds(number: str, value: float, where: str) -> None:
+    """The bounds are where the spec puts them: the largest finite float, signed 64 bits."""
+    obj = wire.load_json_object(_with_raw(number, where))
+    assert obj is not None
+    found = {
+        "extra": lambda: obj["extra"]["n"],
+        "nested in extra": lambda: obj["extra"]["a"][0]["b"][1],
+        "unknown key": lambda: obj["future"],
+        "publisher": lambda: obj["publisher"]["more"],
+    }[where]()
+    assert (type(found), found) == (type(value), value)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"levelno": 2**63},
+        {"lineno": -(2**63) - 1},
+        {"process": 2**64},
+        {"thread": 2**70},
+        {"seq": 2**63},
+        {"publisher": {"host": "h", "pid": 2**63, "id": "x"}},
+        {"created": float("inf")},
+        {"msecs": float("nan")},
+        {"relativeCreated": float("-inf")},
+    ],
+    ids=str,
+)
+def test_checker_bounds_the_fields_of_any_parsed_object(changes: dict[str, Any]) -> None:
+    """A record parsed by another JSON reader still has its fields' numbers checked."""
+    assert wire.check_json_record(valid_object(**changes)) is None
+
+
 def test_deepest_accepted_nesting() -> None:
     """Exactly MAX_JSON_DEPTH levels are accepted: the limit is where it says it is."""
     assert wire.decode_json(nested(wire.MAX_JSON_DEPTH)) is not None

@@ -421,24 +421,47 @@ def _parse_int(text: str) -> int:
     # quadratic time on Pythons without int_max_str_digits.
     if len(text) > 20:
         raise ValueError("integer too long")
-    return int(text)
+    number = int(text)
+    if not -_INT64 <= number < _INT64:
+        raise ValueError("integer beyond 64 bits")
+    return number
+
+
+def _parse_float(text: str) -> float:
+    number = float(text)
+    if not isfinite(number):
+        raise ValueError("number too large")  # 1e999 parses as infinity
+    return number
 
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-# Both pre-parse checks read one translation of the payload: digits become "0", and
-# "[" and "{" become "[". Few opening brackets cannot nest too deeply, so only a
-# payload with more is scanned for its depth. And every integer of up to 18 digits is
-# within 64 bits, which _parse_int accepts anyway: a payload without a run of 19 digits
-# (inside strings or not) is parsed without calling it once per integer.
-_MARKS: Final = bytes(
-    48 if 48 <= byte <= 57 else 91 if byte in b"[{" else 32 for byte in range(256)
-)
+# The pre-parse checks read one translation of the payload: digits and "+" become
+# "0", "[" and "{" become "[", "e" and "E" become "e". Few opening brackets cannot nest
+# too deeply, so only a payload with more is scanned for its depth. The careful parser
+# (a Python call per number) is needed only where a number could break the spec's
+# bounds: an integer beyond 64 bits has at least 19 digits, and a float beyond the
+# finite range (1.8e308) has either a run of 19 digits or an exponent of three digits
+# ("1e300" and "1e+300" both read "0e000"; so does "1e+30", a rare false alarm). A
+# payload with neither (inside strings or not) is parsed at C speed.
+def _marks_table() -> bytes:
+    table = bytearray(b" " * 256)
+    table[ord("0") : ord("9") + 1] = b"0" * 10
+    table[ord("+")] = ord("0")
+    table[ord("[")] = table[ord("{")] = ord("[")
+    table[ord("e")] = table[ord("E")] = ord("e")
+    return bytes(table)
+
+
+_MARKS: Final = _marks_table()
 _LONG_DIGIT_RUN: Final = b"0" * 19
+_LONG_EXPONENT: Final = b"0e000"
 _DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
-_CAREFUL_DECODER: Final = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)
+_CAREFUL_DECODER: Final = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant
+)
 _SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
@@ -447,7 +470,9 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
 
     None comes back for payloads over *max_bytes*, nested deeper than
     :data:`MAX_JSON_DEPTH` (checked before parsing, so hostile input cannot exhaust
-    the stack), not UTF-8, not JSON, or JSON that is not an object.
+    the stack), not UTF-8, not JSON, JSON that is not an object, or JSON holding,
+    anywhere, a number the specification excludes: an integer beyond signed 64 bits
+    or a number beyond the finite range (``1e999``, ``NaN``, ``Infinity``).
     """
     if len(payload) > max_bytes:
         return None
@@ -456,7 +481,7 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
         if marks.count(b"[") > MAX_JSON_DEPTH and _nesting_depth(payload) > MAX_JSON_DEPTH:
             return None
         text = payload.decode("utf-8")
-        if _LONG_DIGIT_RUN in marks:
+        if _LONG_DIGIT_RUN in marks or _LONG_EXPONENT in marks:
             obj = _CAREFUL_DECODER.decode(text)
         else:
             try:
@@ -514,6 +539,10 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     except ``msecs``, derived from ``created``; ``extra`` becomes a dict.
     ``publisher`` becomes a :class:`PublisherId` and ``seq`` an int, or both None
     when the message carries no valid pair. Never raises.
+
+    The bounds on numbers elsewhere in the payload (finite, 64-bit integers) are
+    enforced by :func:`load_json_object` while parsing; an *obj* from another parser
+    has its fields checked here, not the values inside ``extra``.
     """
     get = obj.get
     version = get(JSON_MARKER)
@@ -568,6 +597,8 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
             return None
         host, pid, ident = publisher.get("host"), publisher.get("pid"), publisher.get("id")
         if type(host) is not str or type(pid) is not int or type(ident) is not str:
+            return None
+        if not -_INT64 <= pid < _INT64:
             return None
         if len(host) > _MAX_HOST or len(ident) > _MAX_ID:
             return None  # subscribers remember identities: keep each one small
