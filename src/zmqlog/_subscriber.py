@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -18,6 +19,7 @@ from zmqlog._security import ClientSecurity, KeyPath
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
     JSON_MARKER,
+    MAX_TOPIC_BYTES,
     PublisherId,
     check_json_record,
     load_json_object,
@@ -37,6 +39,16 @@ __all__ = ["LogMessage", "LogSubscriber", "SubscriberStats"]
 # wrappers cost more than the calls (see bench/subscriber.py).
 _recv: Callable[..., bytes] = getattr(zmq.backend, "Socket", zmq.Socket).recv
 _get: Callable[..., Any] = getattr(zmq.backend, "Socket", zmq.Socket).get
+_now: Callable[[], float] = time.monotonic
+
+# How long receive() may keep the loop to itself while messages keep coming: a flood
+# (valid or not) must not starve the loop's other tasks.
+_SLICE = 0.01
+
+# Parsed topics kept, in number and in the bytes of their topic frames: publishers use
+# few distinct topics, but a peer may send a new one with every message.
+_TOPIC_CACHE_ENTRIES = 4096
+_TOPIC_CACHE_BYTES = 1 << 20
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which cost
@@ -93,15 +105,21 @@ class LogMessage:
         """
         record = self._record
         if record is None:
-            if self.fields is not None:
-                record = record_from_json(self.fields)
-                if self.subtopic and not isinstance(record.__dict__.get("topic"), str):
-                    # A "sub::" prefix travelled in the topic; as an attribute it keeps
-                    # the subtopic when the record is published again by zmqlog.
-                    record.topic = self.subtopic
-            else:
+            record = None if self.fields is None else self._json_record(self.fields)
+            if record is None:
                 record = record_from_text(self.text, self.level, self.root_topic)
             self._record = record
+        return record
+
+    def _json_record(self, fields: Mapping[str, Any]) -> logging.LogRecord | None:
+        try:
+            record = record_from_json(fields)
+        except Exception:  # fields made by hand, not by decode_json: read it as text
+            return None
+        if self.subtopic and not isinstance(record.__dict__.get("topic"), str):
+            # A "sub::" prefix travelled in the topic; as an attribute it keeps
+            # the subtopic when the record is published again by zmqlog.
+            record.topic = self.subtopic
         return record
 
 
@@ -111,8 +129,9 @@ class SubscriberStats(NamedTuple):
     received: int
     """Messages delivered to the caller."""
     invalid: int
-    """Messages dropped because they were not ``[topic, payload]`` frames, or claimed
-    to be JSON records and were not valid ones."""
+    """Messages dropped because they were not ``[topic, payload]`` frames, had a topic
+    longer than :data:`zmqlog.wire.MAX_TOPIC_BYTES`, or claimed to be JSON records and
+    were not valid ones."""
     gaps: int = 0
     """Messages lost on the way, counted from JSON publishers' sequence numbers.
 
@@ -208,6 +227,9 @@ class LogSubscriber:
         self._readable = asyncio.Event()
         self._received = 0
         self._parsed_topics: dict[bytes, tuple[str, str, str, str]] = {}
+        self._topic_bytes = 0  # the length of the topic frames in _parsed_topics
+        self._yield_at = 0.0  # when receive() lets the loop run even if messages wait
+        self._skipping = False  # the rest of a message with too many frames is unread
         self._invalid = 0
         self._gaps = 0
         # Gaps are only meaningful when every message is subscribed to.
@@ -341,6 +363,11 @@ class LogSubscriber:
     async def receive(self) -> LogMessage:
         """Wait for the next well-formed message and return it.
 
+        Malformed messages on the way are dropped and counted in ``stats.invalid``; no
+        frame a peer sends makes this raise. While messages keep arriving, good or
+        bad, it still lets the event loop run its other tasks at least every 10 ms
+        (one message's decoding aside), so a flood cannot starve them.
+
         Raises:
             ClosedResourceError: the subscriber is closed (or was never opened).
             UsageError: another task is already receiving from this subscriber.
@@ -353,9 +380,18 @@ class LogSubscriber:
         if self._receiving:
             raise UsageError("another task is already receiving from this LogSubscriber")
         self._receiving = True
-        recv, get = _recv, _get
+        recv, get, now = _recv, _get, _now
         try:
             while True:
+                if now() >= self._yield_at:
+                    # Messages kept coming for a whole slice: let the other tasks run.
+                    await asyncio.sleep(0)
+                    self._yield_at = now() + _SLICE
+                    if self._closed:
+                        raise ClosedResourceError("this LogSubscriber was closed")
+                if self._skipping:
+                    self._skip_frames(sock)
+                    continue
                 try:
                     topic = recv(sock, zmq.NOBLOCK)
                 except zmq.Again:
@@ -363,6 +399,7 @@ class LogSubscriber:
                     if events(sock) & zmq.POLLIN:
                         continue
                     await self._readable.wait()
+                    self._yield_at = now() + _SLICE
                     if self._closed:
                         raise ClosedResourceError("this LogSubscriber was closed") from None
                     continue
@@ -372,28 +409,55 @@ class LogSubscriber:
                     continue
                 payload = recv(sock, zmq.NOBLOCK)
                 if get(sock, zmq.RCVMORE):
-                    while get(sock, zmq.RCVMORE):
-                        recv(sock, zmq.NOBLOCK)
                     self._invalid += 1
+                    self._skipping = True
                     continue
-                message = self._decode_parts(topic, payload)
+                try:
+                    message = self._decode_parts(topic, payload)
+                except Exception:  # a bug of ours must not let a peer end the caller's loop
+                    message = None
+                    self._invalid += 1
                 if message is not None:
                     self._received += 1
                     return message
         finally:
             self._receiving = False
 
+    def _skip_frames(self, sock: zmq.Socket[bytes]) -> None:
+        """Drop the remaining frames of a message that has too many, for one slice at most.
+
+        A message may have millions of frames; the rest is dropped after the loop had
+        its turn (``_skipping`` stays set until the last frame is read).
+        """
+        recv, get, deadline = _recv, _get, self._yield_at
+        dropped = 0
+        while get(sock, zmq.RCVMORE):
+            recv(sock, zmq.NOBLOCK)
+            dropped += 1
+            if not dropped & 1023 and _now() >= deadline:
+                return
+        self._skipping = False
+
     __anext__ = receive
 
     def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
         parsed = self._parsed_topics.get(raw_topic)
         if parsed is None:
-            # Publishers use few distinct topics: parse each once (bounded memory).
-            if len(self._parsed_topics) >= 4096:
+            size = len(raw_topic)
+            if size > MAX_TOPIC_BYTES:
+                self._invalid += 1
+                return None
+            # Parse each topic once, in a cache bounded by its entries and their bytes.
+            if (
+                len(self._parsed_topics) >= _TOPIC_CACHE_ENTRIES
+                or self._topic_bytes + size > _TOPIC_CACHE_BYTES
+            ):
                 self._parsed_topics.clear()
+                self._topic_bytes = 0
             text_topic = raw_topic.decode("utf-8", "replace")
             parsed = (text_topic, *parse_topic(text_topic, self._root_topic))
             self._parsed_topics[raw_topic] = parsed
+            self._topic_bytes += size
         topic, root, level, subtopic = parsed
         if self._text_only or (payload[:1] != b"{" and not self._json_only):
             # Positional: measurably cheaper than keywords.

@@ -42,6 +42,7 @@ from ._json import (
 )
 from ._text import (
     DEFAULT_FORMATS,
+    MAX_TOPIC_BYTES,
     TOPIC_DELIM,
     TopicParts,
     default_formatters,
@@ -58,6 +59,7 @@ __all__ = [
     "JSON_VERSION",
     "MAX_JSON_BYTES",
     "MAX_JSON_DEPTH",
+    "MAX_TOPIC_BYTES",
     "TOPIC_DELIM",
     "PublisherId",
     "TopicParts",

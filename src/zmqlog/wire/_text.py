@@ -25,6 +25,7 @@ from ._record import UNKNOWN_FILE, UNKNOWN_FUNCTION, UNKNOWN_ID, UNKNOWN_PROCESS
 
 __all__ = [
     "DEFAULT_FORMATS",
+    "MAX_TOPIC_BYTES",
     "TOPIC_DELIM",
     "TopicParts",
     "default_formatters",
@@ -37,6 +38,10 @@ __all__ = [
 
 TOPIC_DELIM: Final = "::"
 """Separates a subtopic from the message text: ``log.info("db.pool::%d open", n)``."""
+
+MAX_TOPIC_BYTES: Final = 64 << 10
+"""The longest topic frame a zmqlog subscriber reads (64 KiB); a longer one is dropped
+as invalid, in either format, before anything else is done with it."""
 
 _PLAIN: Final = "%(message)s\n"
 _DETAILED: Final = "%(levelname)s %(filename)s:%(lineno)d - %(message)s\n"
