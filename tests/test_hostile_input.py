@@ -306,3 +306,45 @@ async def test_odd_topics_give_records_and_forward(
         "lone \udc80",
     ]
     assert sub.stats[:2] == (2, 0)
+
+
+def json_frames(publisher: wire.PublisherId, seq: int) -> list[bytes]:
+    record = logging.LogRecord("svc", logging.INFO, "svc.py", 1, "n=%d", (seq,), None)
+    return list(wire.encode_json(record, None, "svc", publisher=publisher, seq=seq))
+
+
+async def test_a_forged_sequence_number_neither_inflates_nor_hides_gaps(
+    context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """seq 2**63-1 forged under a real publisher's identity: a reset, and later losses count."""
+    real = wire.PublisherId("web-1", 4242, "9f2c4e0a1b3d5f67")
+    sent = [(real, 5), (real, 2**63 - 1), (real, 6), (real, 7), (real, 17)]
+    async with attacked(context) as (xpub, sub):
+        for publisher, seq in sent:
+            xpub.send_multipart(json_frames(publisher, seq))
+        with anyio.fail_after(5):
+            received = [(await sub.receive()).seq for _ in sent]
+    assert received == [seq for _, seq in sent]
+    assert sub.stats == (5, 0, 9, 2)  # received, invalid, gaps (8-16), resets
+
+
+async def test_thousands_of_identities_do_not_evict_an_active_publisher(
+    context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """10,000 other publishers while one keeps talking: its loss of 9 is still counted."""
+    steady = wire.PublisherId("web-1", 1, "steady")
+    sent = [(steady, 0)]
+    for n in range(1, 10_001):
+        sent.append((wire.PublisherId("peer", n, f"{n:016x}"), 0))
+        if n % 1000 == 0 and n < 10_000:
+            sent.append((steady, n // 1000))
+    # The 10,000th newcomer fills the table: the one heard from least recently goes,
+    # not the steady publisher, seen first of all.
+    sent.append((steady, 9 + 10))  # 10-18 lost
+    async with attacked(context) as (xpub, sub):
+        for publisher, seq in sent:
+            xpub.send_multipart(json_frames(publisher, seq))
+        with anyio.fail_after(20):
+            for _ in sent:
+                await sub.receive()
+    assert sub.stats == (len(sent), 0, 9, 0)

@@ -16,6 +16,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from zmqlog._aio import events, set_keepalive
 from zmqlog._security import ClientSecurity, KeyPath
+from zmqlog._sequences import SequenceTracker
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
     JSON_MARKER,
@@ -136,11 +137,21 @@ class SubscriberStats(NamedTuple):
     """Messages lost on the way, counted from JSON publishers' sequence numbers.
 
     Only counted while subscribed to everything (``topics=("",)``): with a topic filter,
-    the messages filtered out would look lost."""
+    the messages filtered out would look lost. A jump larger than could be a loss is
+    not counted here but in :attr:`resets`."""
+    resets: int = 0
+    """Times a publisher's sequence number went back, or jumped forward further than
+    messages could have been lost since its previous message (more than 2**20 plus ten
+    million per second); counting starts afresh from the new number.
+
+    A forged or replayed message, or a publisher reusing an identity, shows up here
+    instead of as billions of gaps, and cannot hide the real publisher's later losses.
+    Counted, like gaps, only while subscribed to everything."""
 
 
-# Publishers whose last sequence number is remembered; beyond this the oldest is
-# forgotten, so a subscriber outliving many publisher restarts stays bounded.
+# Publishers whose last sequence number is remembered; beyond this the one heard from
+# least recently is forgotten, so a subscriber outliving many publisher restarts (or a
+# peer inventing identities) stays bounded.
 _MAX_PUBLISHERS = 10_000
 
 
@@ -231,15 +242,15 @@ class LogSubscriber:
         self._yield_at = 0.0  # when receive() lets the loop run even if messages wait
         self._skipping = False  # the rest of a message with too many frames is unread
         self._invalid = 0
-        self._gaps = 0
         # Gaps are only meaningful when every message is subscribed to.
         self._count_gaps = b"" in self._topics
-        self._last_seq: dict[PublisherId, int] = {}
+        self._sequences: SequenceTracker[PublisherId] = SequenceTracker(_MAX_PUBLISHERS)
 
     @property
     def stats(self) -> SubscriberStats:
         """What this subscriber received and dropped so far."""
-        return SubscriberStats(received=self._received, invalid=self._invalid, gaps=self._gaps)
+        sequences = self._sequences
+        return SubscriberStats(self._received, self._invalid, sequences.gaps, sequences.resets)
 
     @property
     def endpoints(self) -> list[str]:
@@ -481,20 +492,8 @@ class LogSubscriber:
         )
 
     def _count_gap(self, publisher: PublisherId | None, seq: int | None) -> None:
-        if publisher is None or seq is None or not self._count_gaps:
-            return
-        last_seq = self._last_seq
-        last = last_seq.get(publisher)
-        if last is None:
-            # A publisher not seen before, or restarted (a new id): what it sent
-            # before we met it is not ours to count.
-            if len(last_seq) >= _MAX_PUBLISHERS:
-                del last_seq[next(iter(last_seq))]
-        elif seq <= last:
-            return  # a repeat or a reordering, not a loss
-        elif seq > last + 1:
-            self._gaps += seq - last - 1
-        last_seq[publisher] = seq
+        if publisher is not None and seq is not None and self._count_gaps:
+            self._sequences.see(publisher, seq, _now())
 
     async def forward(self, target: logging.Logger | logging.Handler) -> NoReturn:
         """Hand every received message's :attr:`~LogMessage.record` to *target*, until cancelled.
