@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import io
+import json
 import logging
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +23,10 @@ from itertools import count
 import anyio
 import pytest
 import zmq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from tests.test_json_wire import EVERY_ATTRIBUTE
 from zmqlog import LogSubscriber, wire
 
 MiB = 1 << 20
@@ -348,3 +354,123 @@ async def test_thousands_of_identities_do_not_evict_an_active_publisher(
             for _ in sent:
                 await sub.receive()
     assert sub.stats == (len(sent), 0, 9, 0)
+
+
+# -- random frames through a real subscriber ----------------------------------------
+
+_record_payload = wire.encode_json(
+    logging.LogRecord("svc", 30, "/srv/svc.py", 7, "disk %d%% full", (90,), None),
+    None,
+    "svc",
+    publisher=wire.PublisherId("h", 1, "abc"),
+    seq=3,
+)[1]
+ODD_TOPIC_FRAMES = [
+    *ODD_TOPICS,
+    b"app.INFO",
+    b"svc.WARNING.db.pool",
+    b"." * (wire.MAX_TOPIC_BYTES + 1),
+    b"x" * wire.MAX_TOPIC_BYTES,
+]
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+record_keys = st.sampled_from(
+    ["zmqlog", "name", "levelno", "levelname", "message", "created", "extra", "seq",
+     "publisher", "process", "lineno", "msecs", "funcName"]
+)  # fmt: skip
+json_ish_payloads = st.one_of(
+    st.dictionaries(record_keys, json_values, max_size=8).map(lambda obj: json.dumps(obj).encode()),
+    st.dictionaries(record_keys, json_values, max_size=4).map(
+        lambda changes: json.dumps({**json.loads(_record_payload), **changes}).encode()
+    ),
+    st.sampled_from(
+        [
+            _record_payload,
+            _record_payload.replace(b'"extra":{}', b'"extra":{"n":1e999}'),
+            _record_payload.replace(b'"seq":3', b'"seq":99999999999999999999'),
+            _record_payload[:-1],
+            b"{" * 100,
+            b'{"zmqlog":1}',
+            b'{"zmqlog":1,"message":"\\ud800"}',
+        ]
+    ),
+)
+frames_of_a_message = st.one_of(
+    st.tuples(st.sampled_from(ODD_TOPIC_FRAMES) | st.binary(max_size=40), json_ish_payloads),
+    st.tuples(st.sampled_from(ODD_TOPIC_FRAMES) | st.binary(max_size=40), st.binary(max_size=60)),
+    st.lists(st.binary(max_size=20), min_size=1, max_size=5).map(tuple),
+)
+
+
+def delivered(frames: tuple[bytes, ...], wire_format: str) -> bool:
+    """Whether LogSubscriber(wire_format=...) delivers these frames, by the spec's rules."""
+    if len(frames) != 2 or len(frames[0]) > wire.MAX_TOPIC_BYTES:
+        return False
+    payload = frames[1]
+    if wire_format == "text":
+        return True
+    if wire_format == "json":
+        return wire.decode_json(payload) is not None
+    if payload[:1] != b"{":
+        return True
+    obj = wire.load_json_object(payload)
+    return obj is None or wire.JSON_MARKER not in obj or wire.check_json_record(obj) is not None
+
+
+async def _drive(
+    messages: list[tuple[bytes, ...]], wire_format: str, transport: str
+) -> tuple[list[logging.LogRecord], tuple[int, ...]]:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    folder = tempfile.mkdtemp()
+    endpoint = f"inproc://fuzz-{next(_endpoints)}" if transport == "inproc" else f"ipc://{folder}/s"
+    xpub = context.socket(zmq.XPUB)
+    try:
+        xpub.setsockopt(zmq.SNDHWM, 0)
+        xpub.bind(endpoint)
+        async with LogSubscriber(endpoint, context=context, wire_format=wire_format) as sub:
+            assert await asyncio.to_thread(xpub.poll, 5000)
+            xpub.recv()
+            for frames in messages:
+                xpub.send_multipart(frames)
+            records: list[logging.LogRecord] = []
+
+            async def collect() -> None:
+                while True:
+                    records.append((await sub.receive()).record)
+
+            collecting = asyncio.create_task(collect())
+            await until(lambda: sum(sub.stats[:2]) >= len(messages), limit=10)
+            collecting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await collecting
+            return records, tuple(sub.stats[:2])
+    finally:
+        xpub.close(linger=0)
+        context.term()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(frames_of_a_message, min_size=1, max_size=15),
+    st.sampled_from(["auto", "text", "json"]),
+    st.sampled_from(["inproc", "ipc"]),
+)
+def test_random_frames_never_break_the_subscriber(
+    messages: list[tuple[bytes, ...]], wire_format: str, transport: str
+) -> None:
+    """Any frames: no exception, every delivered message has a record every Formatter
+    renders, and received + invalid is what was sent, split as the spec says."""
+    records, (received, invalid) = asyncio.run(_drive(messages, wire_format, transport))
+    expected = sum(delivered(frames, wire_format) for frames in messages)
+    assert (received, invalid) == (expected, len(messages) - expected)
+    assert len(records) == received
+    for record in records:
+        for style, fmt in EVERY_ATTRIBUTE.items():
+            logging.Formatter(fmt, style=style).format(record)
