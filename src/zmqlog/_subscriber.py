@@ -155,6 +155,87 @@ class SubscriberStats(NamedTuple):
 _MAX_PUBLISHERS = 10_000
 
 
+_MAX_INT32 = (1 << 31) - 1
+_MAX_INT64 = (1 << 63) - 1
+# ZeroMQ takes heartbeat intervals in milliseconds, as an int, and waits three of them.
+_MAX_HEARTBEAT = _MAX_INT32 // 3000
+
+
+def _endpoint_list(endpoint: object) -> list[str]:
+    """The endpoints of ``LogSubscriber(endpoint)``: one endpoint, or an iterable of them.
+
+    An endpoint is a str, or UTF-8 bytes as pyzmq's ``connect()`` also takes.
+    """
+    items = [endpoint] if isinstance(endpoint, (str, bytes)) else endpoint
+    if not isinstance(items, Iterable):
+        raise TypeError(
+            "endpoint must be a str such as 'tcp://127.0.0.1:5555', or a list of them, "
+            f"not {type(endpoint).__name__}"
+        )
+    endpoints: list[str] = []
+    for item in items:
+        if isinstance(item, bytes):
+            item = item.decode("utf-8", "replace")
+        if not isinstance(item, str):
+            raise TypeError(
+                "endpoint must be a str such as 'tcp://127.0.0.1:5555', or a list of them; "
+                f"the list holds {type(item).__name__} {item!r}"
+            )
+        endpoints.append(item)
+    if not endpoints:
+        raise UsageError("LogSubscriber needs at least one endpoint")
+    return endpoints
+
+
+def _topic_list(topics: object) -> list[bytes]:
+    """The subscriptions of ``topics=``: one str or bytes is one topic prefix."""
+    if isinstance(topics, (str, bytes, bytearray)):
+        topics = (topics,)
+    elif not isinstance(topics, Iterable):
+        raise TypeError(
+            f"topics must be a topic prefix (str) or a list of them, not {type(topics).__name__}"
+        )
+    prefixes: list[bytes] = []
+    for topic in topics:
+        if isinstance(topic, str):
+            prefixes.append(topic.encode("utf-8"))
+        elif isinstance(topic, (bytes, bytearray, memoryview)):
+            prefixes.append(bytes(topic))
+        else:
+            raise TypeError(
+                f"topics holds {topic!r}; each topic prefix is a str (or bytes), "
+                f"not {type(topic).__name__}"
+            )
+    if not prefixes:
+        raise UsageError(
+            "topics is empty, so nothing would be received; leave it out (or pass "
+            "topics='') to receive everything"
+        )
+    return prefixes
+
+
+def _check_count(name: str, value: object, unit: str, limit: int) -> None:
+    """*value* is an int from 1 to *limit* (ZeroMQ's own "0 or -1 means no limit" is not)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int (a number of {unit}), not {type(value).__name__}")
+    if not 1 <= value <= limit:
+        raise UsageError(f"{name} must be from 1 to {limit:,} {unit}, not {value!r}")
+
+
+def _check_heartbeat(heartbeat: object) -> None:
+    if heartbeat is None:
+        return
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)):
+        raise TypeError(
+            f"heartbeat must be a number of seconds or None (off), not {type(heartbeat).__name__}"
+        )
+    if not 0.001 <= heartbeat <= _MAX_HEARTBEAT:  # False for NaN too
+        raise UsageError(
+            f"heartbeat must be from 0.001 to {_MAX_HEARTBEAT:,} seconds, or None to turn "
+            f"heartbeats off, not {heartbeat!r}"
+        )
+
+
 class LogSubscriber:
     """Subscribe to log messages published by zmqlog or by pyzmq's ``PUBHandler``.
 
@@ -169,15 +250,19 @@ class LogSubscriber:
     queued here and the publisher's send high-water mark), are not delivered.
 
     Args:
-        endpoint: one endpoint or several to connect (or bind, with ``bind=True``) to.
-        topics: topic prefixes to subscribe to; ``""`` (the default) is everything.
+        endpoint: one endpoint (a str, or bytes as pyzmq takes) or several (a list) to
+            connect (or bind, with ``bind=True``) to.
+        topics: the topic prefix to subscribe to, or several; ``""`` (the default) is
+            everything. A single str (or bytes) is one prefix, not a list of
+            characters: ``topics="app.WARNING"`` receives ``app.WARNING...`` only.
         bind: bind instead of connecting, so many publishers can connect here.
         context: a ZeroMQ context to use (needed for ``inproc://``); by default the
             subscriber makes its own and terminates it on close.
-        rcvhwm: messages queued here before ZeroMQ starts dropping.
-        max_message_size: bytes above which ZeroMQ refuses a message; it then drops
-            the connection to that publisher, which is re-established (connect side)
-            while this subscriber goes on receiving from the others.
+        rcvhwm: messages queued here before ZeroMQ starts dropping (1 or more;
+            ZeroMQ's 0, no limit, is refused: a fast publisher would fill memory).
+        max_message_size: bytes above which ZeroMQ refuses a message (1 or more); it
+            then drops the connection to that publisher, which is re-established
+            (connect side) while this subscriber goes on receiving from the others.
         heartbeat: seconds between ZeroMQ heartbeats; None (default) disables them.
             See :class:`AsyncPUBHandler` for why; TCP keepalive is on regardless.
         root_topic: the publishers' root topic, if known; it makes level parsing exact
@@ -186,21 +271,23 @@ class LogSubscriber:
             and accept only the publisher holding the matching secret key.
         curve_secret_key_file: this subscriber's own ``NAME.key_secret`` file, for
             publishers that admit only listed keys; without it a throwaway key is used.
-
-    Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. A
-    publisher that refuses this subscriber (or that this subscriber refuses) shows up
-    as silence: ZeroMQ keeps retrying the handshake and delivers nothing.
         wire_format: ``"auto"`` (default) reads a payload that is a JSON object with
             the ``"zmqlog"`` marker as a record and any other payload as text;
             ``"text"`` reads every payload as text, ``"json"`` drops (and counts as
             invalid) every payload that is not a valid JSON record.
+
+    Every argument is checked here: a wrong type raises ``TypeError``, a value that
+    cannot work :class:`~zmqlog.UsageError`, each naming the option. Key files are
+    checked here too: a bad one raises :class:`~zmqlog.KeyFileError`. A publisher that
+    refuses this subscriber (or that this subscriber refuses) shows up as silence:
+    ZeroMQ keeps retrying the handshake and delivers nothing.
     """
 
     def __init__(
         self,
-        endpoint: str | Iterable[str],
+        endpoint: str | bytes | Iterable[str | bytes],
         *,
-        topics: Iterable[str | bytes] = ("",),
+        topics: str | bytes | Iterable[str | bytes] = ("",),
         bind: bool = False,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
         rcvhwm: int = 100_000,
@@ -215,10 +302,15 @@ class LogSubscriber:
             raise UsageError(f"wire_format must be 'auto', 'text' or 'json', not {wire_format!r}")
         self._text_only = wire_format == "text"
         self._json_only = wire_format == "json"
-        self._endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
-        if not self._endpoints:
-            raise UsageError("LogSubscriber needs at least one endpoint")
-        self._topics = [t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in topics]
+        self._endpoints = _endpoint_list(endpoint)
+        self._topics = _topic_list(topics)
+        if context is not None and not isinstance(context, zmq.Context):
+            raise TypeError(f"context must be a zmq.Context or None, not {type(context).__name__}")
+        _check_count("rcvhwm", rcvhwm, "messages", _MAX_INT32)
+        _check_count("max_message_size", max_message_size, "bytes", _MAX_INT64)
+        _check_heartbeat(heartbeat)
+        if root_topic is not None and not isinstance(root_topic, str):
+            raise TypeError(f"root_topic must be a str or None, not {type(root_topic).__name__}")
         self._bind = bind
         self._context = context
         self._rcvhwm = rcvhwm
