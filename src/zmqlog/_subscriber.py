@@ -526,6 +526,8 @@ class LogSubscriber:
         finally:
             self._receiving = False
 
+    __anext__ = receive
+
     def _skip_frames(self, sock: zmq.Socket[bytes]) -> None:
         """Drop the remaining frames of a message that has too many, for one slice at most.
 
@@ -540,8 +542,6 @@ class LogSubscriber:
             if not dropped & 1023 and _now() >= deadline:
                 return
         self._skipping = False
-
-    __anext__ = receive
 
     def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
         parsed = self._parsed_topics.get(raw_topic)

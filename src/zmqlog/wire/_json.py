@@ -62,9 +62,8 @@ MAX_JSON_DEPTH: Final = 32
 
 # A fresh record's attributes (plus those Formatter.format adds, and taskName, which
 # Python 3.12 added) are the record's own; everything else on a record is an extra.
-_BASE_ATTRS: Final = BASE_ATTRS
-_RECORD_ATTRS: Final = _BASE_ATTRS | {"message", "asctime", "taskName"}
-_BASE_COUNT: Final = len(_BASE_ATTRS)
+_RECORD_ATTRS: Final = BASE_ATTRS | {"message", "asctime", "taskName"}
+_BASE_COUNT: Final = len(BASE_ATTRS)
 
 # Values of these exact types are JSON as they are, and cannot change after emit().
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
