@@ -302,6 +302,91 @@ def test_decoder_rejects_hostile_payloads(payload: bytes) -> None:
     assert wire.decode_json(payload) is None
 
 
+def _with_raw(number: str, where: str) -> bytes:
+    """A valid record with *number* written verbatim at *where* in the payload."""
+    marker = 123456.5  # a float the encoder writes as it is, found and replaced below
+    places: dict[str, dict[str, Any]] = {
+        "extra": {"extra": {"n": marker}},
+        "nested in extra": {"extra": {"a": [{"b": [0, marker]}]}},
+        "unknown key": {"future": marker},
+        "publisher": {"publisher": {"host": "h", "pid": 1, "id": "x", "more": marker}},
+    }
+    payload = encoded(valid_object(**places[where]))
+    assert payload.count(b"123456.5") == 1
+    return payload.replace(b"123456.5", number.encode())
+
+
+SPEC_PLACES = ["extra", "nested in extra", "unknown key", "publisher"]
+
+
+@pytest.mark.parametrize("where", SPEC_PLACES)
+@pytest.mark.parametrize(
+    "number",
+    [
+        "1e999",
+        "-1e999",
+        "1E+400",
+        "123456789012.5e300",  # no long digit run, yet beyond 1.8e308
+        "1" + "0" * 400 + ".0",
+        "9223372036854775808",  # 2**63
+        "-9223372036854775809",  # -2**63 - 1
+        "99999999999999999999",  # 20 digits
+        "NaN",
+        "Infinity",
+    ],
+)
+def test_decoder_refuses_numbers_the_spec_excludes(number: str, where: str) -> None:
+    """Numbers are finite and integers fit 64 bits, anywhere in the payload."""
+    payload = _with_raw(number, where)
+    assert wire.load_json_object(payload) is None
+    assert wire.decode_json(payload) is None
+
+
+@pytest.mark.parametrize("where", SPEC_PLACES)
+@pytest.mark.parametrize(
+    ("number", "value"),
+    [
+        ("1e308", 1e308),
+        ("1.7976931348623157e308", 1.7976931348623157e308),
+        ("1e-400", 0.0),  # underflow is finite
+        ("9223372036854775807", 2**63 - 1),
+        ("-9223372036854775808", -(2**63)),
+        ("123456789012345678", 123456789012345678),
+    ],
+)
+def test_decoder_accepts_numbers_at_the_spec_bounds(number: str, value: float, where: str) -> None:
+    """The bounds are where the spec puts them: the largest finite float, signed 64 bits."""
+    obj = wire.load_json_object(_with_raw(number, where))
+    assert obj is not None
+    found = {
+        "extra": lambda: obj["extra"]["n"],
+        "nested in extra": lambda: obj["extra"]["a"][0]["b"][1],
+        "unknown key": lambda: obj["future"],
+        "publisher": lambda: obj["publisher"]["more"],
+    }[where]()
+    assert (type(found), found) == (type(value), value)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"levelno": 2**63},
+        {"lineno": -(2**63) - 1},
+        {"process": 2**64},
+        {"thread": 2**70},
+        {"seq": 2**63},
+        {"publisher": {"host": "h", "pid": 2**63, "id": "x"}},
+        {"created": float("inf")},
+        {"msecs": float("nan")},
+        {"relativeCreated": float("-inf")},
+    ],
+    ids=str,
+)
+def test_checker_bounds_the_fields_of_any_parsed_object(changes: dict[str, Any]) -> None:
+    """A record parsed by another JSON reader still has its fields' numbers checked."""
+    assert wire.check_json_record(valid_object(**changes)) is None
+
+
 def test_deepest_accepted_nesting() -> None:
     """Exactly MAX_JSON_DEPTH levels are accepted: the limit is where it says it is."""
     assert wire.decode_json(nested(wire.MAX_JSON_DEPTH)) is not None
@@ -311,6 +396,56 @@ def test_brackets_inside_strings_do_not_count_as_depth() -> None:
     """Depth is measured on the structure, so a message full of brackets is fine."""
     record = make_record("%s", "[{" * 1000 + '"\\' + "}]" * 1000)
     assert round_trip(record).getMessage() == "[{" * 1000 + '"\\' + "}]" * 1000
+
+
+# Every attribute the logging documentation lists for format strings, in each style,
+# with the conversions and widths a format may ask of it.
+_ATTRIBUTES = (
+    "args asctime created exc_info filename funcName levelname levelno lineno module "
+    "msecs msg name pathname process processName relativeCreated stack_info thread "
+    "threadName" + (" taskName" if sys.version_info >= (3, 12) else "")
+).split()
+_NUMBERS = {"created", "msecs", "relativeCreated", "levelno", "lineno", "process", "thread"}
+EVERY_ATTRIBUTE = {
+    "%": "|".join(
+        f"%({a})8d" if a in _NUMBERS else f"%({a})-10s" for a in _ATTRIBUTES if a != "args"
+    )
+    + "|%(args)s|%(message)s",
+    "{": "|".join(
+        f"{{{a}:>8.0f}}" if a in _NUMBERS else f"{{{a}!s:>10}}" if a == "args" else f"{{{a}}}"
+        for a in _ATTRIBUTES
+    )
+    + "|{processName:>20}|{threadName:<20}|{funcName:^20}|{pathname:.5}|{message}",
+    "$": "|".join(f"${{{a}}}" for a in _ATTRIBUTES) + "|${message}",
+}
+
+
+@pytest.mark.parametrize("style", sorted(EVERY_ATTRIBUTE))
+def test_minimal_record_renders_with_every_formatter_attribute(style: str) -> None:
+    """The smallest record of the spec fills every field a stdlib Formatter may name.
+
+    The fields it does not carry get the values the spec gives: those logging uses
+    when it cannot find the caller, ids 0 and "(unknown ...)" names.
+    """
+    payload = (
+        b'{"zmqlog":1,"name":"svc","levelno":30,"levelname":"WARNING",'
+        b'"message":"disk 90% full","created":1700000000}'
+    )
+    fields = wire.decode_json(payload)
+    assert fields is not None
+    record = wire.record_from_json(fields)
+    line = logging.Formatter(EVERY_ATTRIBUTE[style], style=style).format(record)
+    assert line.endswith("|disk 90% full")
+    assert (record.process, record.processName) == (0, "(unknown process)")
+    assert (record.thread, record.threadName) == (0, "(unknown thread)")
+    assert (record.pathname, record.filename, record.module) == ("(unknown file)",) * 3
+    assert (record.lineno, record.funcName, record.relativeCreated) == (
+        0,
+        "(unknown function)",
+        0.0,
+    )
+    # What the message said is kept apart from what the record fills in.
+    assert (fields["process"], fields["pathname"], fields["lineno"]) == (None, None, None)
 
 
 def test_minimal_record_from_another_language() -> None:
@@ -354,7 +489,23 @@ def test_text_record_keeps_the_text_verbatim() -> None:
     record = wire.record_from_text("50%s done %d\n", "INFO", "svc")
     assert record.getMessage() == "50%s done %d"
     assert record.name == "svc"
-    assert (record.process, record.thread) == (None, None)
+    assert (record.process, record.processName) == (0, "(unknown process)")
+    assert (record.thread, record.threadName) == (0, "(unknown thread)")
+    assert (record.pathname, record.lineno, record.funcName) == (
+        "(unknown file)",
+        0,
+        "(unknown function)",
+    )
+
+
+@pytest.mark.parametrize("style", sorted(EVERY_ATTRIBUTE))
+def test_text_record_renders_with_every_formatter_attribute(style: str) -> None:
+    """A text message's record fills every field a stdlib Formatter may name."""
+    record = wire.record_from_text("hello\n", "WARNING", "svc")
+    fmt = EVERY_ATTRIBUTE[style]
+    line = logging.Formatter(fmt, style=style).format(record)
+    assert "(unknown file)" in line
+    assert line.endswith("hello")
 
 
 def test_publisher_ids_differ_per_start() -> None:
@@ -391,8 +542,8 @@ def check_never_raises(payload: bytes) -> None:
     record = wire.record_from_json(fields)
     assert record.getMessage() == fields["message"]
     logging.Formatter().format(record)
-    safe = "%(asctime)s %(msecs)03d %(relativeCreated)d %(levelno)d %(lineno)d %(name)s"
-    logging.Formatter(safe + " %(pathname)s %(funcName)s %(process)s %(message)s").format(record)
+    for style, fmt in EVERY_ATTRIBUTE.items():
+        logging.Formatter(fmt, style=style).format(record)
 
 
 @FUZZ
@@ -487,10 +638,10 @@ def test_fast_and_general_json_encoders_write_the_same_bytes(
     """The shortcut for records of the usual shape changes speed, never bytes."""
     record = _typical_records()[index]
     publisher = wire.new_publisher_id()
-    assert wire._typical_payload(
+    assert wire._json._typical_payload(
         record.__dict__, record.getMessage(), None, publisher, 9
     ) is not None or index in (1, 3)  # records 1 and 3 are not of the usual shape
     fast = wire.encode_json(record, None, "r", publisher=publisher, seq=9)
-    monkeypatch.setattr(wire, "_typical_payload", lambda *args: None)
+    monkeypatch.setattr(wire._json, "_typical_payload", lambda *args: None)
     general = wire.encode_json(record, None, "r", publisher=publisher, seq=9)
     assert fast == general

@@ -522,6 +522,85 @@ def test_a_public_key_file_is_not_a_secret_key(keys: Keys) -> None:
         )
 
 
+def _rss() -> int:
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _special_file(kind: str, tmp_path: Path) -> Path:
+    """A path that is not a regular file of key size: made in *tmp_path* where it can be."""
+    if kind == "fifo":
+        path = tmp_path / "trap.key_secret"
+        os.mkfifo(path, 0o600)  # opening it for reading would wait for a writer
+        return path
+    if kind == "directory":
+        path = tmp_path / "dir.key_secret"
+        path.mkdir(mode=0o700)
+        return path
+    if kind == "huge":
+        path = tmp_path / "huge.key_secret"
+        with path.open("wb") as file:
+            file.truncate(1 << 30)  # 1 GiB, sparse: costs no disk
+        path.chmod(0o600)
+        return path
+    return Path("/dev/zero")
+
+
+SPECIAL_FILES = {
+    "fifo": "is a FIFO (named pipe), not a key file",
+    "directory": "is a directory, not a key file",
+    "huge": "is 1,073,741,824 bytes, and a key file is a few hundred",
+    "dev-zero": "is a character device, not a key file",
+}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="FIFOs, /dev/zero, /proc")
+@pytest.mark.timeout(10)  # a FIFO that blocks the constructor must fail, not hang
+@pytest.mark.parametrize("kind", sorted(SPECIAL_FILES))
+@pytest.mark.parametrize("role", ["secret", "server", "publisher", "authorized"])
+def test_only_regular_key_files_are_read(kind: str, role: str, keys: Keys, tmp_path: Path) -> None:
+    """A FIFO, a directory, /dev/zero or a 1 GiB file: a KeyFileError at once, nothing read."""
+    path = _special_file(kind, tmp_path)
+    load: dict[str, Callable[[], object]] = {
+        "secret": lambda: zmqlog.LogSubscriber(
+            "tcp://127.0.0.1:1", curve_server_key_file=keys.server[0], curve_secret_key_file=path
+        ),
+        "server": lambda: zmqlog.LogSubscriber("tcp://127.0.0.1:1", curve_server_key_file=path),
+        "publisher": lambda: _security.ServerSecurity(curve_secret_key_file=path),
+        "authorized": lambda: _security.ServerSecurity(keys.server[1], authorized_keys=[path]),
+    }
+    before = _rss()
+    with pytest.raises(zmqlog.KeyFileError) as info:
+        load[role]()
+    assert info.value.path == str(path)
+    assert SPECIAL_FILES[kind] in info.value.reason
+    assert "zmqlog keys DIR NAME" in info.value.reason  # and what to give instead
+    assert _rss() - before < 16 << 20
+
+
+def test_a_fifo_in_the_authorized_keys_directory_is_named(keys: Keys, tmp_path: Path) -> None:
+    """A named pipe called x.key among the allowed keys stops start-up, naming it."""
+    folder = tmp_path / "allowed"
+    folder.mkdir()
+    (folder / "alice.key").write_bytes(keys.alice[0].read_bytes())
+    os.mkfifo(folder / "trap.key")
+    with pytest.raises(zmqlog.KeyFileError, match="FIFO") as info:
+        _security.ServerSecurity(keys.server[1], authorized_keys=folder)
+    assert info.value.path == str(folder / "trap.key")
+
+
+def test_a_key_file_just_over_the_size_cap_is_refused(keys: Keys, tmp_path: Path) -> None:
+    """A real key padded with comments is read up to 64 KiB, and refused beyond."""
+    text = keys.server[0].read_text()
+    fits = tmp_path / "fits.key"
+    fits.write_text(text + "#" * ((64 << 10) - len(text) - 1) + "\n")
+    zmqlog.LogSubscriber("tcp://127.0.0.1:1", curve_server_key_file=fits)  # accepted
+    too_big = tmp_path / "too-big.key"
+    too_big.write_text(text + "#" * ((64 << 10) - len(text)) + "\n")
+    with pytest.raises(zmqlog.KeyFileError, match="is 65,537 bytes"):
+        zmqlog.LogSubscriber("tcp://127.0.0.1:1", curve_server_key_file=too_big)
+
+
 def test_a_malformed_authorized_key_file_is_named(keys: Keys, tmp_path: Path) -> None:
     """One bad file in the authorized_keys directory stops start-up, naming it."""
     bad = _write_private(tmp_path / "eve.key", "not a key\n")

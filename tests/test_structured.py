@@ -260,7 +260,7 @@ async def test_skipped_sequence_numbers_count_as_gaps(raw_pub: zmq.asyncio.Socke
 
 
 async def test_a_restarted_publisher_is_not_a_gap(raw_pub: zmq.asyncio.Socket) -> None:
-    """A new publisher id starting again at 0 is a new publisher, and repeats are not losses."""
+    """A new publisher id starting again at 0 is a new publisher; a repeat is a reset, no loss."""
     sub = await subscribed(raw_pub)
     try:
         sent = [(A, 0), (A, 1), (A, 2), (A_RESTARTED, 0), (A_RESTARTED, 1), (A, 2)]
@@ -269,7 +269,7 @@ async def test_a_restarted_publisher_is_not_a_gap(raw_pub: zmq.asyncio.Socket) -
         await receive(sub, len(sent))
     finally:
         await sub.aclose()
-    assert sub.stats == (len(sent), 0, 0)
+    assert sub.stats == (len(sent), 0, 0, 1)  # received, invalid, gaps, resets (A's 2 again)
 
 
 async def test_restarted_log_publishers_do_not_count_as_gaps(logger: logging.Logger) -> None:
@@ -283,7 +283,7 @@ async def test_restarted_log_publishers_do_not_count_as_gaps(logger: logging.Log
                 for i in range(3):
                     logger.info("n=%d", i)
                 await receive(sub, 3)
-        assert sub.stats == (6, 0, 0)
+        assert sub.stats == (6, 0, 0, 0)
 
 
 async def test_topic_filters_turn_gap_counting_off(raw_pub: zmq.asyncio.Socket) -> None:
@@ -331,7 +331,7 @@ async def test_hostile_messages_are_counted_and_skipped(
         await sub.aclose()
     assert [m.fields is None for m in messages] == [True] * as_text + [False]
     assert messages[-1].record.getMessage() == "still alive"
-    assert sub.stats == (as_text + 1, len(INVALID) + len(NOT_JSON) - as_text, 0)
+    assert sub.stats == (as_text + 1, len(INVALID) + len(NOT_JSON) - as_text, 0, 0)
 
 
 async def test_auto_reads_unmarked_json_as_text(raw_pub: zmq.asyncio.Socket) -> None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
+import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
 import zmq
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zmq.log.handlers import PUBHandler
 
 from tests.conftest import make_record
@@ -159,21 +164,120 @@ def test_parse_topic(topic: str, root_hint: str | None, expected: tuple[str, str
     assert expected == wire.parse_topic(topic, root_hint)
 
 
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        ("app.Level -5.x", ("app", "Level -5", "x")),
+        ("Level 7", ("", "Level 7", "")),
+        ("INFOx.INFO.a", ("INFOx", "INFO", "a")),
+        ("a.WARNING", ("a", "WARNING", "")),
+        ("a.Level 5x.ERROR", ("a.Level 5x", "ERROR", "")),
+        ("a.Level \u00b2.b", ("a", "Level \u00b2", "b")),  # "²" is no digit: fallback
+        ("..INFO..", (".", "INFO", ".")),
+        ("", ("", "", "")),
+        ("x.y", ("x", "y", "")),
+    ],
+)
+def test_parse_topic_edge_cases(topic: str, expected: tuple[str, str, str]) -> None:
+    """Signed unnamed levels, names inside other components, empty components."""
+    assert expected == wire.parse_topic(topic)
+
+
+def _parse_topic_by_components(topic: str, names: frozenset[str]) -> tuple[str, str, str]:
+    """The rule of parse_topic written the slow, obvious way: split, then look."""
+    parts = topic.split(".")
+    for index, part in enumerate(parts):
+        if part in names or re.fullmatch(r"Level -?[0-9]+", part):
+            return ".".join(parts[:index]), part, ".".join(parts[index + 1 :])
+    if len(parts) == 1:
+        return "", parts[0], ""
+    return parts[0], parts[1], ".".join(parts[2:])
+
+
+TOPIC_PIECES = [".", "INFO", "WARN", "WARNING", "Level ", "-", "5", "x", "", "ERROR", "E"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(TOPIC_PIECES), max_size=12).map("".join))
+def test_parse_topic_agrees_with_splitting_into_components(topic: str) -> None:
+    """The linear search finds the level exactly where splitting the topic would."""
+    names = frozenset({"INFO", "WARN", "WARNING", "ERROR", "", "A.B"})
+    assert _parse_topic_by_components(topic, names) == wire.parse_topic(topic, None, names)
+
+
+@pytest.mark.parametrize(
+    "topic",
+    [
+        "." * 1_000_000,
+        "x." * 500_000,
+        ".Level 1x" * 100_000,
+        "INFOx." * 150_000 + "INFO",
+        "Level " + "9" * 1_000_000,
+    ],
+    ids=["dots", "components", "unnamed-lookalikes", "name-lookalikes", "digits"],
+)
+def test_parse_topic_memory_is_linear_in_the_topic(topic: str) -> None:
+    """A hostile topic costs a few copies of itself, not an object per component."""
+    tracemalloc.start()
+    try:
+        parts = wire.parse_topic(topic)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(map(len, parts)) >= len(topic) - 2  # every character but two dots kept
+    assert peak < 3 * len(topic) + 10_000
+
+
+@pytest.mark.parametrize(
+    ("level", "levelno"),
+    [
+        ("Level 25", 25),
+        ("Level -5", -5),
+        ("Level 9223372036854775807", 2**63 - 1),
+        ("Level 9223372036854775808", logging.NOTSET),  # beyond 64 bits: unknown
+        ("Level " + "9" * 5000, logging.NOTSET),  # beyond int()'s digit limit
+        ("\u00b2", logging.NOTSET),
+        ("Level \u0663", logging.NOTSET),  # an Arabic-Indic 3: logging writes ASCII
+    ],
+)
+def test_text_record_level_numbers_never_raise(level: str, levelno: int) -> None:
+    """Any level name in a topic gives a record: numbers out of range are NOTSET."""
+    record = wire.record_from_text("x\n", level)
+    assert (record.levelno, record.levelname) == (levelno, level)
+    assert logging.Formatter("%(levelno)d %(levelname)s %(message)s").format(record)
+
+
 def test_parse_topic_parts_have_names() -> None:
     """Parsed topics can be read by field name."""
     parts = wire.parse_topic("app.INFO.db")
     assert (parts.root_topic, parts.level, parts.subtopic) == ("app", "INFO", "db")
 
 
-def test_wire_module_needs_neither_zmq_nor_asyncio() -> None:
-    """The wire contract loads and runs without any transport imported."""
+def test_wire_package_needs_neither_zmq_nor_asyncio() -> None:
+    """The wire contract loads and runs without zmqlog, zmq or asyncio imported.
+
+    The package is loaded from its files under another name, so neither zmqlog's
+    ``__init__`` (which imports zmq) nor anything else of the transport comes along;
+    both formats are exercised, so every submodule is loaded.
+    """
+    folder = Path(wire.__file__).parent
     script = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('wire', {wire.__file__!r})\n"
+        "import importlib.util, logging, sys\n"
+        "spec = importlib.util.spec_from_file_location(\n"
+        f"    'wire', {str(folder / '__init__.py')!r},\n"
+        f"    submodule_search_locations=[{str(folder)!r}],\n"
+        ")\n"
         "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules['wire'] = module\n"
         "spec.loader.exec_module(module)\n"
         "assert module.parse_topic('a.INFO.b') == ('a', 'INFO', 'b')\n"
-        "print(sorted(m for m in ('zmq', 'asyncio') if m in sys.modules))\n"
+        "record = logging.LogRecord('a', 20, '', 1, 'hi', None, None)\n"
+        "topic, payload = module.encode_json(\n"
+        "    record, None, 'a', publisher=module.new_publisher_id(), seq=0\n"
+        ")\n"
+        "assert module.record_from_json(module.decode_json(payload)).getMessage() == 'hi'\n"
+        "assert module.encode_text(record, logging.Formatter())[1] == b'hi'\n"
+        "print(sorted(m for m in ('zmq', 'asyncio', 'zmqlog') if m in sys.modules))\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True

@@ -22,6 +22,7 @@ import ipaddress
 import itertools
 import logging
 import os
+import stat
 import sys
 import threading
 from collections.abc import Iterable
@@ -156,16 +157,84 @@ def _z85_key(value: bytes) -> bytes | None:
     return value
 
 
-def _read_certificate(path: Path) -> tuple[bytes | None, bytes | None]:
-    """Return the ``(public-key, secret-key)`` values in the certificate at *path*."""
+# A ZeroMQ certificate is a few hundred bytes; a file this size is not one.
+_MAX_KEY_FILE_BYTES: Final = 64 << 10
+_KEY_FILE_FLAGS: Final = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO opens at once instead of waiting for a writer
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _read_key_file(path: Path) -> tuple[bytes, int]:
+    """Return the bytes of the key file at *path* and its mode, never blocking.
+
+    Only a regular file of at most 64 KiB is read: a FIFO would block the caller
+    until someone writes to it, and ``/dev/zero`` or a huge file would be read into
+    memory. The file is opened without blocking, and checked with ``fstat`` on the
+    open descriptor, so what is checked is what is read.
+    """
     try:
-        data = path.read_bytes()
+        fd = os.open(path, _KEY_FILE_FLAGS)
     except FileNotFoundError:
         raise KeyFileError(
             path, "does not exist; create a key pair with 'zmqlog keys DIR NAME'"
         ) from None
     except OSError as err:
         raise KeyFileError(path, f"cannot be read ({err.strerror or err})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise KeyFileError(
+                path,
+                f"is {_kind(info.st_mode)}, not a key file; give the path of a NAME.key or "
+                "NAME.key_secret file made by 'zmqlog keys DIR NAME'",
+            )
+        if info.st_size > _MAX_KEY_FILE_BYTES:
+            raise KeyFileError(path, _too_large(info.st_size))
+        chunks: list[bytes] = []
+        size = 0
+        while size <= _MAX_KEY_FILE_BYTES:  # the file may grow while it is read
+            chunk = os.read(fd, _MAX_KEY_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > _MAX_KEY_FILE_BYTES:
+            raise KeyFileError(path, _too_large(size))
+    except OSError as err:
+        raise KeyFileError(path, f"cannot be read ({err.strerror or err})") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks), info.st_mode
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"is {size:,} bytes, and a key file is a few hundred; give the path of a NAME.key "
+        "or NAME.key_secret file made by 'zmqlog keys DIR NAME'"
+    )
+
+
+def _read_certificate(path: Path) -> tuple[bytes | None, bytes | None, int]:
+    """Return the ``(public-key, secret-key)`` values in the certificate at *path*, and
+    the file's mode."""
+    data, mode = _read_key_file(path)
     public = secret = None
     for raw_line in data.splitlines():
         line = raw_line.strip()
@@ -177,17 +246,18 @@ def _read_certificate(path: Path) -> tuple[bytes | None, bytes | None]:
             public = value
         elif name.strip() == b"secret-key":
             secret = value
-    return public, secret
+    return public, secret, mode
 
 
 def load_public_key(path: KeyPath) -> bytes:
     """Return the Z85 public key in the certificate file *path*.
 
     Raises:
-        KeyFileError: the file is missing, unreadable or holds no well-formed public key.
+        KeyFileError: the file is missing, unreadable, not a regular file (a FIFO, a
+            device, a directory), larger than 64 KiB, or holds no well-formed public key.
     """
     file = Path(path)
-    public, _ = _read_certificate(file)
+    public, _, _ = _read_certificate(file)
     if public is None:
         raise KeyFileError(file, "holds no 'public-key = \"...\"' line; is it a ZeroMQ key file?")
     if _z85_key(public) is None:
@@ -199,26 +269,22 @@ def load_secret_key(path: KeyPath) -> tuple[bytes, bytes]:
     """Return the Z85 ``(public, secret)`` keys in the secret certificate file *path*.
 
     Raises:
-        KeyFileError: the file is missing, readable or writable by other users, or does
-            not hold a matching, well-formed key pair.
+        KeyFileError: the file is missing, unreadable, not a regular file, larger than
+            64 KiB, readable or writable by other users, or does not hold a matching,
+            well-formed key pair.
     """
     file = Path(path)
-    public, secret = _read_certificate(file)
+    public, secret, mode = _read_certificate(file)
     if secret is None:
         raise KeyFileError(
             file, "holds no secret key; give the NAME.key_secret file, not the public NAME.key"
         )
-    if os.name == "posix":
-        try:
-            mode = file.stat().st_mode
-        except OSError as err:
-            raise KeyFileError(file, f"cannot be read ({err.strerror or err})") from None
-        if mode & 0o077:
-            raise KeyFileError(
-                file,
-                f"is accessible to other users (mode {mode & 0o777:04o}), so the secret key "
-                f"may be known to them; restrict it with: chmod 600 {file}",
-            )
+    if os.name == "posix" and mode & 0o077:
+        raise KeyFileError(
+            file,
+            f"is accessible to other users (mode {mode & 0o777:04o}), so the secret key "
+            f"may be known to them; restrict it with: chmod 600 {file}",
+        )
     if _z85_key(secret) is None:
         raise KeyFileError(file, "holds a malformed secret key (expected 40 Z85 characters)")
     derived = zmq.curve_public(secret)

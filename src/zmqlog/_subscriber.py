@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -15,9 +16,11 @@ from zmq.utils.monitor import recv_monitor_message
 
 from zmqlog._aio import events, set_keepalive
 from zmqlog._security import ClientSecurity, KeyPath
+from zmqlog._sequences import SequenceTracker
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
     JSON_MARKER,
+    MAX_TOPIC_BYTES,
     PublisherId,
     check_json_record,
     load_json_object,
@@ -37,6 +40,16 @@ __all__ = ["LogMessage", "LogSubscriber", "SubscriberStats"]
 # wrappers cost more than the calls (see bench/subscriber.py).
 _recv: Callable[..., bytes] = getattr(zmq.backend, "Socket", zmq.Socket).recv
 _get: Callable[..., Any] = getattr(zmq.backend, "Socket", zmq.Socket).get
+_now: Callable[[], float] = time.monotonic
+
+# How long receive() may keep the loop to itself while messages keep coming: a flood
+# (valid or not) must not starve the loop's other tasks.
+_SLICE = 0.01
+
+# Parsed topics kept, in number and in the bytes of their topic frames: publishers use
+# few distinct topics, but a peer may send a new one with every message.
+_TOPIC_CACHE_ENTRIES = 4096
+_TOPIC_CACHE_BYTES = 1 << 20
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__, which cost
@@ -93,15 +106,21 @@ class LogMessage:
         """
         record = self._record
         if record is None:
-            if self.fields is not None:
-                record = record_from_json(self.fields)
-                if self.subtopic and not isinstance(record.__dict__.get("topic"), str):
-                    # A "sub::" prefix travelled in the topic; as an attribute it keeps
-                    # the subtopic when the record is published again by zmqlog.
-                    record.topic = self.subtopic
-            else:
+            record = None if self.fields is None else self._json_record(self.fields)
+            if record is None:
                 record = record_from_text(self.text, self.level, self.root_topic)
             self._record = record
+        return record
+
+    def _json_record(self, fields: Mapping[str, Any]) -> logging.LogRecord | None:
+        try:
+            record = record_from_json(fields)
+        except Exception:  # fields made by hand, not by decode_json: read it as text
+            return None
+        if self.subtopic and not isinstance(record.__dict__.get("topic"), str):
+            # A "sub::" prefix travelled in the topic; as an attribute it keeps
+            # the subtopic when the record is published again by zmqlog.
+            record.topic = self.subtopic
         return record
 
 
@@ -111,18 +130,110 @@ class SubscriberStats(NamedTuple):
     received: int
     """Messages delivered to the caller."""
     invalid: int
-    """Messages dropped because they were not ``[topic, payload]`` frames, or claimed
-    to be JSON records and were not valid ones."""
+    """Messages dropped because they were not ``[topic, payload]`` frames, had a topic
+    longer than :data:`zmqlog.wire.MAX_TOPIC_BYTES`, or claimed to be JSON records and
+    were not valid ones."""
     gaps: int = 0
     """Messages lost on the way, counted from JSON publishers' sequence numbers.
 
     Only counted while subscribed to everything (``topics=("",)``): with a topic filter,
-    the messages filtered out would look lost."""
+    the messages filtered out would look lost. A jump larger than could be a loss is
+    not counted here but in :attr:`resets`."""
+    resets: int = 0
+    """Times a publisher's sequence number went back, or jumped forward further than
+    messages could have been lost since its previous message (more than 2**20 plus ten
+    million per second); counting starts afresh from the new number.
+
+    A forged or replayed message, or a publisher reusing an identity, shows up here
+    instead of as billions of gaps, and cannot hide the real publisher's later losses.
+    Counted, like gaps, only while subscribed to everything."""
 
 
-# Publishers whose last sequence number is remembered; beyond this the oldest is
-# forgotten, so a subscriber outliving many publisher restarts stays bounded.
+# Publishers whose last sequence number is remembered; beyond this the one heard from
+# least recently is forgotten, so a subscriber outliving many publisher restarts (or a
+# peer inventing identities) stays bounded.
 _MAX_PUBLISHERS = 10_000
+
+
+_MAX_INT32 = (1 << 31) - 1
+_MAX_INT64 = (1 << 63) - 1
+# ZeroMQ takes heartbeat intervals in milliseconds, as an int, and waits three of them.
+_MAX_HEARTBEAT = _MAX_INT32 // 3000
+
+
+def _endpoint_list(endpoint: object) -> list[str]:
+    """The endpoints of ``LogSubscriber(endpoint)``: one endpoint, or an iterable of them.
+
+    An endpoint is a str, or UTF-8 bytes as pyzmq's ``connect()`` also takes.
+    """
+    items = [endpoint] if isinstance(endpoint, (str, bytes)) else endpoint
+    if not isinstance(items, Iterable):
+        raise TypeError(
+            "endpoint must be a str such as 'tcp://127.0.0.1:5555', or a list of them, "
+            f"not {type(endpoint).__name__}"
+        )
+    endpoints: list[str] = []
+    for item in items:
+        if isinstance(item, bytes):
+            item = item.decode("utf-8", "replace")
+        if not isinstance(item, str):
+            raise TypeError(
+                "endpoint must be a str such as 'tcp://127.0.0.1:5555', or a list of them; "
+                f"the list holds {type(item).__name__} {item!r}"
+            )
+        endpoints.append(item)
+    if not endpoints:
+        raise UsageError("LogSubscriber needs at least one endpoint")
+    return endpoints
+
+
+def _topic_list(topics: object) -> list[bytes]:
+    """The subscriptions of ``topics=``: one str or bytes is one topic prefix."""
+    if isinstance(topics, (str, bytes, bytearray)):
+        topics = (topics,)
+    elif not isinstance(topics, Iterable):
+        raise TypeError(
+            f"topics must be a topic prefix (str) or a list of them, not {type(topics).__name__}"
+        )
+    prefixes: list[bytes] = []
+    for topic in topics:
+        if isinstance(topic, str):
+            prefixes.append(topic.encode("utf-8"))
+        elif isinstance(topic, (bytes, bytearray, memoryview)):
+            prefixes.append(bytes(topic))
+        else:
+            raise TypeError(
+                f"topics holds {topic!r}; each topic prefix is a str (or bytes), "
+                f"not {type(topic).__name__}"
+            )
+    if not prefixes:
+        raise UsageError(
+            "topics is empty, so nothing would be received; leave it out (or pass "
+            "topics='') to receive everything"
+        )
+    return prefixes
+
+
+def _check_count(name: str, value: object, unit: str, limit: int) -> None:
+    """*value* is an int from 1 to *limit* (ZeroMQ's own "0 or -1 means no limit" is not)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int (a number of {unit}), not {type(value).__name__}")
+    if not 1 <= value <= limit:
+        raise UsageError(f"{name} must be from 1 to {limit:,} {unit}, not {value!r}")
+
+
+def _check_heartbeat(heartbeat: object) -> None:
+    if heartbeat is None:
+        return
+    if isinstance(heartbeat, bool) or not isinstance(heartbeat, (int, float)):
+        raise TypeError(
+            f"heartbeat must be a number of seconds or None (off), not {type(heartbeat).__name__}"
+        )
+    if not 0.001 <= heartbeat <= _MAX_HEARTBEAT:  # False for NaN too
+        raise UsageError(
+            f"heartbeat must be from 0.001 to {_MAX_HEARTBEAT:,} seconds, or None to turn "
+            f"heartbeats off, not {heartbeat!r}"
+        )
 
 
 class LogSubscriber:
@@ -139,15 +250,19 @@ class LogSubscriber:
     queued here and the publisher's send high-water mark), are not delivered.
 
     Args:
-        endpoint: one endpoint or several to connect (or bind, with ``bind=True``) to.
-        topics: topic prefixes to subscribe to; ``""`` (the default) is everything.
+        endpoint: one endpoint (a str, or bytes as pyzmq takes) or several (a list) to
+            connect (or bind, with ``bind=True``) to.
+        topics: the topic prefix to subscribe to, or several; ``""`` (the default) is
+            everything. A single str (or bytes) is one prefix, not a list of
+            characters: ``topics="app.WARNING"`` receives ``app.WARNING...`` only.
         bind: bind instead of connecting, so many publishers can connect here.
         context: a ZeroMQ context to use (needed for ``inproc://``); by default the
             subscriber makes its own and terminates it on close.
-        rcvhwm: messages queued here before ZeroMQ starts dropping.
-        max_message_size: bytes above which ZeroMQ refuses a message; it then drops
-            the connection to that publisher, which is re-established (connect side)
-            while this subscriber goes on receiving from the others.
+        rcvhwm: messages queued here before ZeroMQ starts dropping (1 or more;
+            ZeroMQ's 0, no limit, is refused: a fast publisher would fill memory).
+        max_message_size: bytes above which ZeroMQ refuses a message (1 or more); it
+            then drops the connection to that publisher, which is re-established
+            (connect side) while this subscriber goes on receiving from the others.
         heartbeat: seconds between ZeroMQ heartbeats; None (default) disables them.
             See :class:`AsyncPUBHandler` for why; TCP keepalive is on regardless.
         root_topic: the publishers' root topic, if known; it makes level parsing exact
@@ -156,21 +271,23 @@ class LogSubscriber:
             and accept only the publisher holding the matching secret key.
         curve_secret_key_file: this subscriber's own ``NAME.key_secret`` file, for
             publishers that admit only listed keys; without it a throwaway key is used.
-
-    Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. A
-    publisher that refuses this subscriber (or that this subscriber refuses) shows up
-    as silence: ZeroMQ keeps retrying the handshake and delivers nothing.
         wire_format: ``"auto"`` (default) reads a payload that is a JSON object with
             the ``"zmqlog"`` marker as a record and any other payload as text;
             ``"text"`` reads every payload as text, ``"json"`` drops (and counts as
             invalid) every payload that is not a valid JSON record.
+
+    Every argument is checked here: a wrong type raises ``TypeError``, a value that
+    cannot work :class:`~zmqlog.UsageError`, each naming the option. Key files are
+    checked here too: a bad one raises :class:`~zmqlog.KeyFileError`. A publisher that
+    refuses this subscriber (or that this subscriber refuses) shows up as silence:
+    ZeroMQ keeps retrying the handshake and delivers nothing.
     """
 
     def __init__(
         self,
-        endpoint: str | Iterable[str],
+        endpoint: str | bytes | Iterable[str | bytes],
         *,
-        topics: Iterable[str | bytes] = ("",),
+        topics: str | bytes | Iterable[str | bytes] = ("",),
         bind: bool = False,
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
         rcvhwm: int = 100_000,
@@ -185,10 +302,15 @@ class LogSubscriber:
             raise UsageError(f"wire_format must be 'auto', 'text' or 'json', not {wire_format!r}")
         self._text_only = wire_format == "text"
         self._json_only = wire_format == "json"
-        self._endpoints = [endpoint] if isinstance(endpoint, str) else list(endpoint)
-        if not self._endpoints:
-            raise UsageError("LogSubscriber needs at least one endpoint")
-        self._topics = [t.encode("utf-8") if isinstance(t, str) else bytes(t) for t in topics]
+        self._endpoints = _endpoint_list(endpoint)
+        self._topics = _topic_list(topics)
+        if context is not None and not isinstance(context, zmq.Context):
+            raise TypeError(f"context must be a zmq.Context or None, not {type(context).__name__}")
+        _check_count("rcvhwm", rcvhwm, "messages", _MAX_INT32)
+        _check_count("max_message_size", max_message_size, "bytes", _MAX_INT64)
+        _check_heartbeat(heartbeat)
+        if root_topic is not None and not isinstance(root_topic, str):
+            raise TypeError(f"root_topic must be a str or None, not {type(root_topic).__name__}")
         self._bind = bind
         self._context = context
         self._rcvhwm = rcvhwm
@@ -208,16 +330,19 @@ class LogSubscriber:
         self._readable = asyncio.Event()
         self._received = 0
         self._parsed_topics: dict[bytes, tuple[str, str, str, str]] = {}
+        self._topic_bytes = 0  # the length of the topic frames in _parsed_topics
+        self._yield_at = 0.0  # when receive() lets the loop run even if messages wait
+        self._skipping = False  # the rest of a message with too many frames is unread
         self._invalid = 0
-        self._gaps = 0
         # Gaps are only meaningful when every message is subscribed to.
         self._count_gaps = b"" in self._topics
-        self._last_seq: dict[PublisherId, int] = {}
+        self._sequences: SequenceTracker[PublisherId] = SequenceTracker(_MAX_PUBLISHERS)
 
     @property
     def stats(self) -> SubscriberStats:
         """What this subscriber received and dropped so far."""
-        return SubscriberStats(received=self._received, invalid=self._invalid, gaps=self._gaps)
+        sequences = self._sequences
+        return SubscriberStats(self._received, self._invalid, sequences.gaps, sequences.resets)
 
     @property
     def endpoints(self) -> list[str]:
@@ -341,6 +466,11 @@ class LogSubscriber:
     async def receive(self) -> LogMessage:
         """Wait for the next well-formed message and return it.
 
+        Malformed messages on the way are dropped and counted in ``stats.invalid``; no
+        frame a peer sends makes this raise. While messages keep arriving, good or
+        bad, it still lets the event loop run its other tasks at least every 10 ms
+        (one message's decoding aside), so a flood cannot starve them.
+
         Raises:
             ClosedResourceError: the subscriber is closed (or was never opened).
             UsageError: another task is already receiving from this subscriber.
@@ -353,9 +483,18 @@ class LogSubscriber:
         if self._receiving:
             raise UsageError("another task is already receiving from this LogSubscriber")
         self._receiving = True
-        recv, get = _recv, _get
+        recv, get, now = _recv, _get, _now
         try:
             while True:
+                if now() >= self._yield_at:
+                    # Messages kept coming for a whole slice: let the other tasks run.
+                    await asyncio.sleep(0)
+                    self._yield_at = now() + _SLICE
+                    if self._closed:
+                        raise ClosedResourceError("this LogSubscriber was closed")
+                if self._skipping:
+                    self._skip_frames(sock)
+                    continue
                 try:
                     topic = recv(sock, zmq.NOBLOCK)
                 except zmq.Again:
@@ -363,6 +502,7 @@ class LogSubscriber:
                     if events(sock) & zmq.POLLIN:
                         continue
                     await self._readable.wait()
+                    self._yield_at = now() + _SLICE
                     if self._closed:
                         raise ClosedResourceError("this LogSubscriber was closed") from None
                     continue
@@ -372,11 +512,14 @@ class LogSubscriber:
                     continue
                 payload = recv(sock, zmq.NOBLOCK)
                 if get(sock, zmq.RCVMORE):
-                    while get(sock, zmq.RCVMORE):
-                        recv(sock, zmq.NOBLOCK)
                     self._invalid += 1
+                    self._skipping = True
                     continue
-                message = self._decode_parts(topic, payload)
+                try:
+                    message = self._decode_parts(topic, payload)
+                except Exception:  # a bug of ours must not let a peer end the caller's loop
+                    message = None
+                    self._invalid += 1
                 if message is not None:
                     self._received += 1
                     return message
@@ -385,15 +528,39 @@ class LogSubscriber:
 
     __anext__ = receive
 
+    def _skip_frames(self, sock: zmq.Socket[bytes]) -> None:
+        """Drop the remaining frames of a message that has too many, for one slice at most.
+
+        A message may have millions of frames; the rest is dropped after the loop had
+        its turn (``_skipping`` stays set until the last frame is read).
+        """
+        recv, get, deadline = _recv, _get, self._yield_at
+        dropped = 0
+        while get(sock, zmq.RCVMORE):
+            recv(sock, zmq.NOBLOCK)
+            dropped += 1
+            if not dropped & 1023 and _now() >= deadline:
+                return
+        self._skipping = False
+
     def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
         parsed = self._parsed_topics.get(raw_topic)
         if parsed is None:
-            # Publishers use few distinct topics: parse each once (bounded memory).
-            if len(self._parsed_topics) >= 4096:
+            size = len(raw_topic)
+            if size > MAX_TOPIC_BYTES:
+                self._invalid += 1
+                return None
+            # Parse each topic once, in a cache bounded by its entries and their bytes.
+            if (
+                len(self._parsed_topics) >= _TOPIC_CACHE_ENTRIES
+                or self._topic_bytes + size > _TOPIC_CACHE_BYTES
+            ):
                 self._parsed_topics.clear()
+                self._topic_bytes = 0
             text_topic = raw_topic.decode("utf-8", "replace")
             parsed = (text_topic, *parse_topic(text_topic, self._root_topic))
             self._parsed_topics[raw_topic] = parsed
+            self._topic_bytes += size
         topic, root, level, subtopic = parsed
         if self._text_only or (payload[:1] != b"{" and not self._json_only):
             # Positional: measurably cheaper than keywords.
@@ -417,20 +584,8 @@ class LogSubscriber:
         )
 
     def _count_gap(self, publisher: PublisherId | None, seq: int | None) -> None:
-        if publisher is None or seq is None or not self._count_gaps:
-            return
-        last_seq = self._last_seq
-        last = last_seq.get(publisher)
-        if last is None:
-            # A publisher not seen before, or restarted (a new id): what it sent
-            # before we met it is not ours to count.
-            if len(last_seq) >= _MAX_PUBLISHERS:
-                del last_seq[next(iter(last_seq))]
-        elif seq <= last:
-            return  # a repeat or a reordering, not a loss
-        elif seq > last + 1:
-            self._gaps += seq - last - 1
-        last_seq[publisher] = seq
+        if publisher is not None and seq is not None and self._count_gaps:
+            self._sequences.see(publisher, seq, _now())
 
     async def forward(self, target: logging.Logger | logging.Handler) -> NoReturn:
         """Hand every received message's :attr:`~LogMessage.record` to *target*, until cancelled.

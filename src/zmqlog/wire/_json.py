@@ -1,24 +1,8 @@
-"""The zmqlog wire format: what crosses the socket, and nothing else.
+"""The JSON wire format: one JSON object per message holding the whole record.
 
-Every message is two ZeroMQ frames, ``[topic, payload]``, exactly as pyzmq's
-``zmq.log.handlers.PUBHandler`` sends them:
-
-* ``topic`` is ``<root_topic>.<LEVELNAME>[.<subtopic>]`` encoded as UTF-8, with no
-  leading dot when the root topic is empty (``INFO``, ``myapp.WARNING.db.pool``).
-* A subtopic is whatever precedes the first :data:`TOPIC_DELIM` (``"::"``) in
-  ``str(record.msg)``; it is removed from the message text. A record without one
-  takes its subtopic from a ``topic`` attribute, if it is a non-empty string
-  (``log.info("opened", extra={"topic": "db.pool"})``).
-* ``payload`` is the UTF-8 encoding of the record formatted with the formatter for
-  its level (:data:`DEFAULT_FORMATS`).
-
-With ``wire_format="json"`` the same two frames and the same topic carry, as the
-payload, one JSON object holding the whole record: see :func:`encode_json` and the
+The same two frames and the same topic as the text format (:mod:`zmqlog.wire._text`)
+carry, as the payload, the record itself: see :func:`encode_json` and the
 specification in ``docs/wire-json.md``.
-
-This module is the contract another implementation (or another language) follows,
-so it deliberately imports neither :mod:`zmq` nor :mod:`asyncio`: bytes in, values
-out, testable on its own.
 """
 
 from __future__ import annotations
@@ -36,213 +20,33 @@ from itertools import accumulate
 from json.encoder import encode_basestring
 from math import isfinite
 from operator import itemgetter
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, NamedTuple
+
+from ._record import (
+    BASE_ATTRS,
+    UNKNOWN_FILE,
+    UNKNOWN_FUNCTION,
+    UNKNOWN_ID,
+    UNKNOWN_PROCESS,
+    UNKNOWN_THREAD,
+    build_record,
+)
+from ._text import TOPIC_DELIM, join_topic
 
 __all__ = [
-    "DEFAULT_FORMATS",
     "JSON_MARKER",
     "JSON_VERSION",
     "MAX_JSON_BYTES",
     "MAX_JSON_DEPTH",
-    "TOPIC_DELIM",
     "PublisherId",
-    "TopicParts",
-    "WireFormat",
     "check_json_record",
     "decode_json",
-    "default_formatters",
     "encode_json",
-    "encode_text",
-    "join_topic",
     "load_json_object",
     "new_publisher_id",
-    "parse_topic",
     "record_from_json",
-    "record_from_text",
     "snapshot_extras",
-    "split_subtopic",
 ]
-
-TOPIC_DELIM: Final = "::"
-"""Separates a subtopic from the message text: ``log.info("db.pool::%d open", n)``."""
-
-_PLAIN: Final = "%(message)s\n"
-_DETAILED: Final = "%(levelname)s %(filename)s:%(lineno)d - %(message)s\n"
-
-DEFAULT_FORMATS: Final[Mapping[int, str]] = {
-    logging.DEBUG: _DETAILED,
-    logging.INFO: _PLAIN,
-    logging.WARNING: _DETAILED,
-    logging.ERROR: "%(levelname)s %(filename)s:%(lineno)d - %(message)s - %(exc_info)s\n",
-    logging.CRITICAL: _DETAILED,
-}
-"""The per-level format strings pyzmq's PUBHandler uses; ours are the same so the
-payload bytes match."""
-
-
-def default_formatters() -> dict[int, logging.Formatter | None]:
-    """Return a fresh ``{levelno: Formatter}`` dict with pyzmq's default formats."""
-    return {level: logging.Formatter(fmt) for level, fmt in DEFAULT_FORMATS.items()}
-
-
-def split_subtopic(text: str) -> tuple[str, str]:
-    """Split ``"sub.topic::message"`` into ``("sub.topic", "message")``.
-
-    Text without :data:`TOPIC_DELIM` has no subtopic: ``("", text)``. Only the first
-    delimiter counts; later ones stay in the message.
-    """
-    subtopic, delim, rest = text.partition(TOPIC_DELIM)
-    if not delim:
-        return "", text
-    return subtopic, rest
-
-
-def join_topic(root_topic: str, levelname: str, subtopic: str = "") -> str:
-    """Build ``<root_topic>.<levelname>[.<subtopic>]``, skipping empty parts."""
-    parts = [levelname]
-    if root_topic:
-        parts.insert(0, root_topic)
-    if subtopic:
-        parts.append(subtopic)
-    return ".".join(parts)
-
-
-def encode_text(
-    record: logging.LogRecord,
-    formatter: logging.Formatter,
-    root_topic: str = "",
-    *,
-    owned: bool = False,
-) -> tuple[bytes, bytes]:
-    """Return the ``(topic, payload)`` frames pyzmq's PUBHandler sends for *record*.
-
-    When ``str(record.msg)`` holds :data:`TOPIC_DELIM`, the text before it becomes the
-    subtopic and the record is formatted with the rest as its message. Otherwise a
-    non-empty string ``record.topic`` (set with ``extra={"topic": ...}``) is the
-    subtopic. The caller's record is not modified unless *owned* is true (then it is
-    used as the scratch copy).
-
-    Raises whatever *formatter* raises; a caller that must not fail catches it.
-    """
-    text = str(record.msg)
-    subtopic, delim, rest = text.partition(TOPIC_DELIM)
-    if delim:
-        if not owned:
-            record = copy.copy(record)
-        record.msg = rest
-    else:
-        subtopic = ""
-    if not subtopic:
-        # A subtopic passed as data keeps the message text free of "::" markup.
-        extra_topic = getattr(record, "topic", None)
-        if type(extra_topic) is str:
-            subtopic = extra_topic
-    payload = formatter.format(record).encode("utf-8", "backslashreplace")
-    topic = join_topic(root_topic, record.levelname, subtopic)
-    return topic.encode("utf-8", "replace"), payload
-
-
-class TopicParts(tuple[str, str, str]):
-    """A parsed topic: ``(root_topic, level, subtopic)``; each may be empty."""
-
-    __slots__ = ()
-
-    def __new__(cls, root_topic: str, level: str, subtopic: str) -> TopicParts:
-        return super().__new__(cls, (root_topic, level, subtopic))
-
-    @property
-    def root_topic(self) -> str:
-        """Everything before the level component."""
-        return self[0]
-
-    @property
-    def level(self) -> str:
-        """The level name (``"INFO"``, ``"Level 25"``, a custom name)."""
-        return self[1]
-
-    @property
-    def subtopic(self) -> str:
-        """Everything after the level component."""
-        return self[2]
-
-
-_CUSTOM_LEVEL: Final = re.compile(r"Level \d+")
-
-
-def _known_level_names() -> frozenset[str]:
-    mapping = getattr(logging, "getLevelNamesMapping", None)
-    names = mapping() if mapping is not None else logging._nameToLevel  # Python 3.10
-    return frozenset(names)
-
-
-def parse_topic(
-    topic: str,
-    root_topic: str | None = None,
-    level_names: frozenset[str] | None = None,
-) -> TopicParts:
-    """Split a topic string into root topic, level name and subtopic.
-
-    A topic does not say where the root topic ends (a root topic may itself contain
-    dots), so the level is found as follows:
-
-    1. If *root_topic* is given and the topic starts with it, the level is the
-       component right after it.
-    2. Otherwise the first component that is a level name known to :mod:`logging`
-       (including names registered with :func:`logging.addLevelName`, and the
-       ``"Level N"`` names of unnamed levels) is the level.
-    3. Otherwise, like pyzmq's ``python -m zmq.log``, a one-component topic is the
-       level, and in a longer one the second component is.
-
-    *level_names* overrides the set of names step 2 recognises.
-    """
-    if root_topic:
-        prefix = root_topic + "."
-        if topic.startswith(prefix):
-            level, _, subtopic = topic[len(prefix) :].partition(".")
-            return TopicParts(root_topic, level, subtopic)
-    parts = topic.split(".")
-    names = _known_level_names() if level_names is None else level_names
-    for index, part in enumerate(parts):
-        if part in names or _CUSTOM_LEVEL.fullmatch(part):
-            return TopicParts(".".join(parts[:index]), part, ".".join(parts[index + 1 :]))
-    if len(parts) == 1:
-        return TopicParts("", parts[0], "")
-    return TopicParts(parts[0], parts[1], ".".join(parts[2:]))
-
-
-def _level_number(level: str) -> int:
-    mapping = getattr(logging, "getLevelNamesMapping", None)
-    names: Mapping[str, int] = mapping() if mapping is not None else logging._nameToLevel
-    number = names.get(level)
-    if number is not None:
-        return number
-    if _CUSTOM_LEVEL.fullmatch(level):
-        return int(level[6:])
-    return logging.NOTSET
-
-
-def record_from_text(text: str, level: str, root_topic: str = "") -> logging.LogRecord:
-    """Return a best-effort ``LogRecord`` for a text message.
-
-    A text payload is already formatted, so the record holds what can be known: the
-    level from the topic (a name :mod:`logging` does not know gives ``NOTSET``, with
-    *level* kept as ``levelname``), the text without its final newline as ``msg``
-    (never %-formatted again: ``args`` is None), the root topic (or ``"root"``) as the
-    logger name, and the current time as ``created``. Where the text came from is
-    unknown, so ``process``, ``thread`` and their names are None rather than ours.
-    """
-    msg = text[:-1] if text.endswith("\n") else text
-    record = logging.LogRecord(root_topic or "root", _level_number(level), "", 0, msg, None, None)
-    attrs = record.__dict__
-    attrs["levelname"] = level
-    attrs.update(process=None, processName=None, thread=None, threadName=None, taskName=None)
-    return record
-
-
-# -- the JSON wire format -------------------------------------------------------------
-
-WireFormat = Literal["text", "json"]
-"""What a publisher sends as the payload: pyzmq's formatted text, or a JSON record."""
 
 JSON_MARKER: Final = "zmqlog"
 """The key that marks a JSON payload as a zmqlog record; its value is :data:`JSON_VERSION`."""
@@ -258,9 +62,8 @@ MAX_JSON_DEPTH: Final = 32
 
 # A fresh record's attributes (plus those Formatter.format adds, and taskName, which
 # Python 3.12 added) are the record's own; everything else on a record is an extra.
-_BASE_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
-_RECORD_ATTRS: Final = _BASE_ATTRS | {"message", "asctime", "taskName"}
-_BASE_COUNT: Final = len(_BASE_ATTRS)
+_RECORD_ATTRS: Final = BASE_ATTRS | {"message", "asctime", "taskName"}
+_BASE_COUNT: Final = len(BASE_ATTRS)
 
 # Values of these exact types are JSON as they are, and cannot change after emit().
 _JSON_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
@@ -617,24 +420,47 @@ def _parse_int(text: str) -> int:
     # quadratic time on Pythons without int_max_str_digits.
     if len(text) > 20:
         raise ValueError("integer too long")
-    return int(text)
+    number = int(text)
+    if not -_INT64 <= number < _INT64:
+        raise ValueError("integer beyond 64 bits")
+    return number
+
+
+def _parse_float(text: str) -> float:
+    number = float(text)
+    if not isfinite(number):
+        raise ValueError("number too large")  # 1e999 parses as infinity
+    return number
 
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not JSON")
 
 
-# Both pre-parse checks read one translation of the payload: digits become "0", and
-# "[" and "{" become "[". Few opening brackets cannot nest too deeply, so only a
-# payload with more is scanned for its depth. And every integer of up to 18 digits is
-# within 64 bits, which _parse_int accepts anyway: a payload without a run of 19 digits
-# (inside strings or not) is parsed without calling it once per integer.
-_MARKS: Final = bytes(
-    48 if 48 <= byte <= 57 else 91 if byte in b"[{" else 32 for byte in range(256)
-)
+# The pre-parse checks read one translation of the payload: digits and "+" become
+# "0", "[" and "{" become "[", "e" and "E" become "e". Few opening brackets cannot nest
+# too deeply, so only a payload with more is scanned for its depth. The careful parser
+# (a Python call per number) is needed only where a number could break the spec's
+# bounds: an integer beyond 64 bits has at least 19 digits, and a float beyond the
+# finite range (1.8e308) has either a run of 19 digits or an exponent of three digits
+# ("1e300" and "1e+300" both read "0e000"; so does "1e+30", a rare false alarm). A
+# payload with neither (inside strings or not) is parsed at C speed.
+def _marks_table() -> bytes:
+    table = bytearray(b" " * 256)
+    table[ord("0") : ord("9") + 1] = b"0" * 10
+    table[ord("+")] = ord("0")
+    table[ord("[")] = table[ord("{")] = ord("[")
+    table[ord("e")] = table[ord("E")] = ord("e")
+    return bytes(table)
+
+
+_MARKS: Final = _marks_table()
 _LONG_DIGIT_RUN: Final = b"0" * 19
+_LONG_EXPONENT: Final = b"0e000"
 _DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
-_CAREFUL_DECODER: Final = json.JSONDecoder(parse_int=_parse_int, parse_constant=_reject_constant)
+_CAREFUL_DECODER: Final = json.JSONDecoder(
+    parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant
+)
 _SCAN: Final[Callable[[str, int], tuple[Any, int]]] = _DECODER.scan_once  # type: ignore[attr-defined]
 
 
@@ -643,7 +469,9 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
 
     None comes back for payloads over *max_bytes*, nested deeper than
     :data:`MAX_JSON_DEPTH` (checked before parsing, so hostile input cannot exhaust
-    the stack), not UTF-8, not JSON, or JSON that is not an object.
+    the stack), not UTF-8, not JSON, JSON that is not an object, or JSON holding,
+    anywhere, a number the specification excludes: an integer beyond signed 64 bits
+    or a number beyond the finite range (``1e999``, ``NaN``, ``Infinity``).
     """
     if len(payload) > max_bytes:
         return None
@@ -652,7 +480,7 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
         if marks.count(b"[") > MAX_JSON_DEPTH and _nesting_depth(payload) > MAX_JSON_DEPTH:
             return None
         text = payload.decode("utf-8")
-        if _LONG_DIGIT_RUN in marks:
+        if _LONG_DIGIT_RUN in marks or _LONG_EXPONENT in marks:
             obj = _CAREFUL_DECODER.decode(text)
         else:
             try:
@@ -706,9 +534,14 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     Only the fields of the specification are taken, each with its type checked: a
     wrong type, a missing required field or an unknown :data:`JSON_MARKER` version
     makes the whole message invalid. Optional fields that are absent or null become
-    None (``lineno`` 0, ``msecs`` and ``relativeCreated`` derived), ``extra`` a dict.
+    None ("not known"; :func:`record_from_json` fills in what a formatter needs),
+    except ``msecs``, derived from ``created``; ``extra`` becomes a dict.
     ``publisher`` becomes a :class:`PublisherId` and ``seq`` an int, or both None
     when the message carries no valid pair. Never raises.
+
+    The bounds on numbers elsewhere in the payload (finite, 64-bit integers) are
+    enforced by :func:`load_json_object` while parsing; an *obj* from another parser
+    has its fields checked here, not the values inside ``extra``.
     """
     get = obj.get
     version = get(JSON_MARKER)
@@ -764,6 +597,8 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         host, pid, ident = publisher.get("host"), publisher.get("pid"), publisher.get("id")
         if type(host) is not str or type(pid) is not int or type(ident) is not str:
             return None
+        if not -_INT64 <= pid < _INT64:
+            return None
         if len(host) > _MAX_HOST or len(ident) > _MAX_ID:
             return None  # subscribers remember identities: keep each one small
         publisher = _new_tuple(PublisherId, (host, pid, ident))  # PublisherId(), minus a call
@@ -778,11 +613,11 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         "message": message,
         "created": created,
         "msecs": msecs,
-        "relativeCreated": 0.0 if relative is None else relative,
-        "pathname": "" if pathname is None else pathname,
-        "filename": "" if filename is None else filename,
-        "module": "" if module is None else module,
-        "lineno": 0 if lineno is None else lineno,
+        "relativeCreated": relative,
+        "pathname": pathname,
+        "filename": filename,
+        "module": module,
+        "lineno": lineno,
         "funcName": func_name,
         "process": process,
         "processName": process_name,
@@ -807,10 +642,6 @@ def decode_json(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, An
     return None if obj is None else check_json_record(obj)
 
 
-def _extra_is_settable(key: str) -> bool:
-    return key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
-
-
 def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
     """Rebuild a ``logging.LogRecord`` from :func:`decode_json`'s fields.
 
@@ -821,107 +652,52 @@ def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
     whose names belong to ``LogRecord`` itself (``msg``, ``getMessage``,
     ``__class__``, ...): they are left out of the record, and stay readable in
     ``fields["extra"]``.
+
+    A field the message does not carry gets a value a formatter can render, of the
+    type ``logging`` gives it (see ``docs/wire-json.md``): ``"(unknown file)"`` for
+    the paths, line 0, ``"(unknown function)"``, 0 for the process and thread ids,
+    ``"(unknown process)"`` and ``"(unknown thread)"`` for their names, 0.0 for
+    ``relativeCreated``; ``taskName``, ``exc_text`` and ``stack_info`` stay None, as
+    ``logging`` has them for a record logged outside a task, without a traceback.
     """
-    if not _REBUILD_IN_PLACE:
-        return _record_from_json_by_init(fields)
+    pathname, filename, module = fields["pathname"], fields["filename"], fields["module"]
+    lineno, func_name, relative = fields["lineno"], fields["funcName"], fields["relativeCreated"]
+    process, process_name = fields["process"], fields["processName"]
+    thread, thread_name = fields["thread"], fields["threadName"]
     attrs = {
         "name": fields["name"],
         "msg": fields["message"],
         "args": None,
         "levelname": fields["levelname"],
         "levelno": fields["levelno"],
-        "pathname": fields["pathname"],
-        "filename": fields["filename"],
-        "module": fields["module"],
+        "pathname": UNKNOWN_FILE if pathname is None else pathname,
+        "filename": UNKNOWN_FILE if filename is None else filename,
+        "module": UNKNOWN_FILE if module is None else module,
         "exc_info": None,
         "exc_text": fields["exc_text"],
         "stack_info": fields["stack_info"],
-        "lineno": fields["lineno"],
-        "funcName": fields["funcName"],
+        "lineno": 0 if lineno is None else lineno,
+        "funcName": UNKNOWN_FUNCTION if func_name is None else func_name,
         "created": fields["created"],
         "msecs": fields["msecs"],
-        "relativeCreated": fields["relativeCreated"],
-        "thread": fields["thread"],
-        "threadName": fields["threadName"],
-        "processName": fields["processName"],
-        "process": fields["process"],
+        "relativeCreated": 0.0 if relative is None else relative,
+        "thread": UNKNOWN_ID if thread is None else thread,
+        "threadName": UNKNOWN_THREAD if thread_name is None else thread_name,
+        "processName": UNKNOWN_PROCESS if process_name is None else process_name,
+        "process": UNKNOWN_ID if process is None else process,
         "taskName": fields["taskName"],
     }
-    attrs.update(
-        {
-            key: value
-            for key, value in fields["extra"].items()
-            if key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
-        }
-    )
-    # LogRecord() with these arguments would compute all of this and more (the time,
-    # the thread, the process), only to have it replaced.
-    record: logging.LogRecord = _new_object(logging.LogRecord)
-    record.__dict__ = attrs
-    return record
+    extra: Mapping[str, Any] = fields["extra"]
+    if extra:
+        attrs.update(
+            {
+                key: value
+                for key, value in extra.items()
+                if key not in _RECORD_ATTRS and not hasattr(logging.LogRecord, key)
+            }
+        )
+    return build_record(attrs)
 
 
-# Every attribute LogRecord() sets is set by record_from_json (checked here, as a later
-# Python may add one; then records are made by LogRecord() again).
-_REBUILT_ATTRS: Final = frozenset(
-    {
-        "name",
-        "msg",
-        "args",
-        "levelname",
-        "levelno",
-        "pathname",
-        "filename",
-        "module",
-        "exc_info",
-        "exc_text",
-        "stack_info",
-        "lineno",
-        "funcName",
-        "created",
-        "msecs",
-        "relativeCreated",
-        "thread",
-        "threadName",
-        "processName",
-        "process",
-        "taskName",
-    }
-)
-_REBUILD_IN_PLACE: Final = _BASE_ATTRS <= _REBUILT_ATTRS
 _new_object: Final = object.__new__
 _new_tuple: Final = tuple.__new__
-
-
-def _record_from_json_by_init(fields: Mapping[str, Any]) -> logging.LogRecord:
-    record = logging.LogRecord(
-        fields["name"],
-        fields["levelno"],
-        fields["pathname"],
-        fields["lineno"],
-        fields["message"],
-        None,
-        None,
-        fields["funcName"],
-        fields["stack_info"],
-    )
-    attrs = record.__dict__
-    for key in (
-        "levelname",
-        "filename",
-        "module",
-        "exc_text",
-        "created",
-        "msecs",
-        "relativeCreated",
-        "process",
-        "processName",
-        "thread",
-        "threadName",
-        "taskName",
-    ):
-        attrs[key] = fields[key]
-    for key, value in fields["extra"].items():
-        if _extra_is_settable(key):
-            attrs[key] = value
-    return record
