@@ -418,7 +418,8 @@ def proxy_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             return 2
         try:
-            curve[side] = ServerSecurity(secret, authorized)
+            # The proxy counts refused handshakes exactly and reports them on exit.
+            curve[side] = ServerSecurity(secret, authorized, report_refusals=False)
         except KeyFileError as error:
             is_secret = secret is not None and error.path == os.fspath(secret)
             flag = "secret-key" if is_secret else "authorized-keys"

@@ -25,6 +25,7 @@ import os
 import stat
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Final
@@ -63,6 +64,18 @@ _Z85_KEY_LENGTH: Final = 40
 # The module logger, for the plaintext warning. zmqlog's handlers never log from
 # emit(), so a warning that lands on an AsyncPUBHandler cannot come back here.
 _log = logging.getLogger("zmqlog")
+
+# pyzmq's authenticator logs every handshake it is asked about (at DEBUG, on
+# "zmq.auth"), so a peer retrying with a refused key made one record per attempt, which
+# a root logger at DEBUG then published (7,131 records for 2,377 refusals, issue 12).
+# zmqlog's own authenticators log to this logger, which reaches no handler unless a
+# program attaches one; refusals are counted and summed up instead (_Refusals).
+_zap_log = logging.getLogger("zmqlog.zap")
+_zap_log.propagate = False
+_zap_log.addHandler(logging.NullHandler())
+
+# At most one summary of refused handshakes per this many seconds.
+_REFUSAL_REPORT_INTERVAL: Final = 60.0
 
 
 # -- key files ------------------------------------------------------------------------
@@ -376,7 +389,12 @@ class _ContextAuthenticator:
         self.context = context
         self.users = 0
         self._domains: dict[str, frozenset[bytes]] = {}
-        self._authenticator = _ZapThread(context)
+        self._quiet: set[str] = set()  # domains whose owner reports refusals itself
+        self._authenticator = _ZapThread(context, log=_zap_log)
+        self.refused = 0
+        """CURVE clients refused because their key is not on an allow-list."""
+        self._unreported = 0
+        self._reported_at = 0.0
 
     def start(self) -> None:
         try:
@@ -398,19 +416,42 @@ class _ContextAuthenticator:
     def stop(self) -> None:
         self._authenticator.stop()
 
-    def add(self, domain: str, keys: frozenset[bytes]) -> None:
+    def add(self, domain: str, keys: frozenset[bytes], *, report: bool = True) -> None:
         self._domains[domain] = keys
+        if not report:
+            self._quiet.add(domain)
         self._authenticator.configure_curve_callback(domain, self)
 
     def remove(self, domain: str) -> None:
         self._domains.pop(domain, None)
+        self._quiet.discard(domain)
 
     def callback(self, domain: str, key: bytes) -> bool:
         """Decide for pyzmq's authenticator thread whether *key* may connect."""
         if domain == "*":
             return True
         allowed = self._domains.get(domain)
-        return allowed is not None and key in allowed
+        if allowed is not None and key in allowed:
+            return True
+        self.refused += 1
+        if domain not in self._quiet:
+            self._report_refusal()
+        return False
+
+    def _report_refusal(self) -> None:
+        """Say that clients were refused at most once a minute, never once per attempt
+        (a refused client retries its handshake for as long as it runs)."""
+        self._unreported += 1
+        now = time.monotonic()
+        if now - self._reported_at < _REFUSAL_REPORT_INTERVAL and self._reported_at:
+            return
+        count, self._unreported, self._reported_at = self._unreported, 0, now
+        _log.warning(
+            "zmqlog refused %d CURVE handshake(s) from client keys not in authorized_keys "
+            "(%d in all); add a subscriber's .key file to the allow-list to admit it",
+            count,
+            self.refused,
+        )
 
 
 _registry_lock = threading.Lock()
@@ -419,7 +460,9 @@ _registry: dict[int, _ContextAuthenticator] = {}
 _domain_numbers = itertools.count(1)
 
 
-def _acquire_authenticator(context: zmq.Context[Any], domain: str, keys: frozenset[bytes]) -> None:
+def _acquire_authenticator(
+    context: zmq.Context[Any], domain: str, keys: frozenset[bytes], *, report: bool = True
+) -> None:
     with _registry_lock:
         auth = _registry.get(id(context))
         if auth is None or auth.context is not context:
@@ -427,7 +470,7 @@ def _acquire_authenticator(context: zmq.Context[Any], domain: str, keys: frozens
             auth.start()
             _registry[id(context)] = auth
         auth.users += 1
-        auth.add(domain, keys)
+        auth.add(domain, keys, report=report)
 
 
 def _release_authenticator(context: zmq.Context[Any], domain: str) -> None:
@@ -490,13 +533,16 @@ class ServerSecurity:
     context's authenticator when there is an allow-list; :meth:`release` stops it.
     """
 
-    __slots__ = ("_context", "_domain", "_keys", "_secret")
+    __slots__ = ("_context", "_domain", "_keys", "_report", "_secret")
 
     def __init__(
         self,
         curve_secret_key_file: KeyPath | None = None,
         authorized_keys: AuthorizedKeys | None = None,
+        *,
+        report_refusals: bool = True,
     ) -> None:
+        self._report = report_refusals  # a summary a minute on the zmqlog logger
         self._secret: bytes | None = None
         self._keys: frozenset[bytes] | None = None
         self._context: zmq.Context[Any] | None = None
@@ -529,7 +575,7 @@ class ServerSecurity:
         if self._keys is not None:
             domain = f"zmqlog-{next(_domain_numbers)}"
             socket.setsockopt(zmq.ZAP_DOMAIN, domain.encode("ascii"))
-            _acquire_authenticator(socket.context, domain, self._keys)
+            _acquire_authenticator(socket.context, domain, self._keys, report=self._report)
             self._context, self._domain = socket.context, domain
 
     def release(self) -> None:
