@@ -37,7 +37,7 @@ from zmqlog._records import (
 )
 from zmqlog._render import Formatters, Renderer, RenderSettings
 from zmqlog._runners import Scheduler
-from zmqlog._security import AuthorizedKeys, KeyPath, ServerSecurity
+from zmqlog._security import AuthorizedKeys, KeyPath, publisher_security
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
     PublisherId,
@@ -176,10 +176,17 @@ class AsyncPUBHandler(logging.Handler):
         flush_timeout: seconds ``close()`` (and ``flush()``) may spend publishing what
             is queued (``aclose()`` takes its own).
         curve_secret_key_file: the publisher's ``NAME.key_secret`` file: encrypt with
-            CURVE. Without *authorized_keys*, any client key is accepted: the traffic is
-            encrypted, but anyone who can connect can read it.
+            CURVE, the publisher being the CURVE server. Without *authorized_keys*, any
+            client key is accepted: the traffic is encrypted, but anyone who can connect
+            can read it.
         authorized_keys: the subscribers allowed to connect: a directory of their
             ``.key`` files, or their Z85 public keys. Needs *curve_secret_key_file*.
+        curve_server_key_file: the ``NAME.key`` file of the CURVE server this
+            publisher connects to (``bind=False``): a ``zmqlog proxy`` frontend with
+            ``--frontend-secret-key``, or a ``LogSubscriber(bind=True)`` with a key pair
+            of its own. The publisher is then the CURVE client; *curve_secret_key_file*
+            is its own key pair, which the server's allow-list admits (without one, a
+            throwaway pair, which only a server without an allow-list accepts).
         wire_format: ``"text"`` (default) sends pyzmq's formatted text, byte for byte;
             ``"json"`` sends the whole record as JSON (see :func:`zmqlog.wire.encode_json`),
             with this handler's :attr:`publisher_id` and a sequence number that grows
@@ -218,6 +225,7 @@ class AsyncPUBHandler(logging.Handler):
         flush_timeout: float = 5.0,
         curve_secret_key_file: KeyPath | None = None,
         authorized_keys: AuthorizedKeys | None = None,
+        curve_server_key_file: KeyPath | None = None,
         wire_format: WireFormat = "text",
     ) -> None:
         # Everything is checked before anything exists: a bad argument leaves nothing
@@ -250,11 +258,11 @@ class AsyncPUBHandler(logging.Handler):
             _number("heartbeat", heartbeat)
         if _number("max_payload", max_payload, integer=True) < 1024:
             raise UsageError(f"max_payload must be at least 1024 bytes, not {max_payload!r}")
-        security = ServerSecurity(curve_secret_key_file, authorized_keys)
+        security = publisher_security(curve_secret_key_file, authorized_keys, curve_server_key_file)
         if isinstance(interface_or_socket, zmq.Socket):
             if security.enabled:
                 raise UsageError(
-                    "curve_secret_key_file applies to a socket AsyncPUBHandler makes from an "
+                    "the curve_* options apply to a socket AsyncPUBHandler makes from an "
                     "endpoint; set the CURVE options on your own socket before binding it"
                 )
             socket = PublisherSocket.wrap(interface_or_socket, linger_ms=linger_ms)

@@ -55,6 +55,9 @@ class LogPublisher:
         curve_secret_key_file: the publisher's ``NAME.key_secret``: encrypt with CURVE.
         authorized_keys: the subscribers allowed in (a directory of ``.key`` files or
             Z85 public keys); without it any client key is accepted.
+        curve_server_key_file: connect (``bind=False``) as a CURVE client of the server
+            holding that key, a ``zmqlog proxy`` frontend or a subscriber acting as
+            server, with *curve_secret_key_file* as this publisher's own key pair.
         max_queue, max_queue_bytes, overflow, lossless, send_timeout, heartbeat,
         max_payload: see
             :class:`AsyncPUBHandler`.
@@ -83,6 +86,7 @@ class LogPublisher:
         max_payload: int = 1 << 20,
         curve_secret_key_file: KeyPath | None = None,
         authorized_keys: AuthorizedKeys | None = None,
+        curve_server_key_file: KeyPath | None = None,
         wire_format: WireFormat = "text",
     ) -> None:
         if wire_format not in ("text", "json"):
@@ -115,6 +119,7 @@ class LogPublisher:
             max_payload=max_payload,
             curve_secret_key_file=curve_secret_key_file,
             authorized_keys=authorized_keys,
+            curve_server_key_file=curve_server_key_file,
             wire_format=wire_format,
         )
         self._handler: AsyncPUBHandler | None = None

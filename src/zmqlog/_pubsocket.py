@@ -20,7 +20,7 @@ from typing import Any, Final, cast
 import zmq
 
 from zmqlog._aio import events, set_keepalive
-from zmqlog._security import ServerSecurity
+from zmqlog._security import Security, ServerSecurity
 from zmqlog.exceptions import UsageError
 
 __all__ = ["SENDING_TYPES", "PublisherSocket"]
@@ -90,7 +90,7 @@ class _Recipe:
         linger_ms: int,
         lossless: bool,
         heartbeat: float | None,
-        security: ServerSecurity,
+        security: Security,
     ) -> None:
         self.bind = bind
         self.sndhwm = sndhwm
@@ -158,7 +158,7 @@ class PublisherSocket:
         owns_socket: bool,
         owns_context: bool,
         linger_ms: int,
-        security: ServerSecurity,
+        security: Security,
     ) -> None:
         self.socket = socket
         """The socket as given or made (pyzmq's ``PUBHandler.socket``)."""
@@ -199,7 +199,7 @@ class PublisherSocket:
         linger_ms: int,
         lossless: bool,
         heartbeat: float | None,
-        security: ServerSecurity,
+        security: Security,
     ) -> PublisherSocket:
         """Make an XPUB socket, configure it and bind (or connect) it to *endpoint*.
 
