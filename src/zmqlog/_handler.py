@@ -24,20 +24,13 @@ from typing import Any, Final
 import zmq
 
 from zmqlog._drain import Drain
+from zmqlog._options import check_publisher, number
 from zmqlog._pubsocket import PublisherSocket
-from zmqlog._queue import HandlerStats, Overflow, RecordQueue, check_overflow
-from zmqlog._records import (
-    IMMUTABLE_ARG_TYPES,
-    LARGE_TEXT,
-    RECORD_OVERHEAD,
-    TEXT_TYPES,
-    Item,
-    charge,
-    pin,
-)
+from zmqlog._queue import HandlerStats, Overflow
+from zmqlog._records import IMMUTABLE_ARG_TYPES, LARGE_TEXT, TEXT_TYPES, Item, pin
 from zmqlog._render import Formatters, Renderer, RenderSettings
 from zmqlog._runners import Scheduler
-from zmqlog._security import AuthorizedKeys, KeyPath, publisher_security
+from zmqlog._security import AuthorizedKeys, KeyPath
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
     PublisherId,
@@ -72,17 +65,6 @@ def _disable_in_forked_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_disable_in_forked_child)
-
-
-def _number(name: str, value: object, *, minimum: float = 0, integer: bool = False) -> Any:
-    """*value* if it is a number of the right kind at least *minimum*, else an error."""
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        kind = "an integer" if integer else "a number"
-        raise TypeError(f"{name} must be {kind}, not {type(value).__name__} {value!r}")
-    if not value >= minimum:  # type: ignore[operator]  # also False for NaN
-        raise UsageError(f"{name} must be at least {minimum:g}, not {value!r}")
-    return value
 
 
 class _ErrorReporter:
@@ -230,55 +212,39 @@ class AsyncPUBHandler(logging.Handler):
     ) -> None:
         # Everything is checked before anything exists: a bad argument leaves nothing
         # behind (not even a handler registered with logging), key files included.
-        if isinstance(interface_or_socket, bytes):
-            interface_or_socket = interface_or_socket.decode("utf-8")
-        if not isinstance(interface_or_socket, (str, zmq.Socket)):
-            raise UsageError(
-                "AsyncPUBHandler takes an endpoint string such as 'tcp://127.0.0.1:5555' "
-                f"or a zmq socket that sends, not {type(interface_or_socket).__name__}"
-            )
-        if isinstance(root_topic, bytes):
-            root_topic = root_topic.decode("utf-8")
-        if not isinstance(root_topic, str):
-            raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
-        if wire_format not in ("text", "json"):
-            raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
-        queue: RecordQueue[Item] = RecordQueue(
-            max_queue,
-            check_overflow(overflow),
-            max_bytes=max_queue_bytes,
-            per_item=RECORD_OVERHEAD,
-            charge=charge,
+        checked = check_publisher(
+            interface_or_socket,
+            root_topic=root_topic,
+            sndhwm=sndhwm,
+            linger=linger,
+            max_queue=max_queue,
+            max_queue_bytes=max_queue_bytes,
+            overflow=overflow,
+            send_timeout=send_timeout,
+            heartbeat=heartbeat,
+            max_payload=max_payload,
+            flush_timeout=flush_timeout,
+            curve_secret_key_file=curve_secret_key_file,
+            authorized_keys=authorized_keys,
+            curve_server_key_file=curve_server_key_file,
+            wire_format=wire_format,
         )
-        _number("sndhwm", sndhwm, integer=True)
-        linger_ms = int(_number("linger", linger) * 1000)
-        _number("send_timeout", send_timeout)
-        _number("flush_timeout", flush_timeout)
-        if heartbeat is not None:
-            _number("heartbeat", heartbeat)
-        if _number("max_payload", max_payload, integer=True) < 1024:
-            raise UsageError(f"max_payload must be at least 1024 bytes, not {max_payload!r}")
-        security = publisher_security(curve_secret_key_file, authorized_keys, curve_server_key_file)
-        if isinstance(interface_or_socket, zmq.Socket):
-            if security.enabled:
-                raise UsageError(
-                    "the curve_* options apply to a socket AsyncPUBHandler makes from an "
-                    "endpoint; set the CURVE options on your own socket before binding it"
-                )
-            socket = PublisherSocket.wrap(interface_or_socket, linger_ms=linger_ms)
+        queue, root_topic = checked.queue, checked.root_topic
+        if isinstance(checked.target, zmq.Socket):
+            socket = PublisherSocket.wrap(checked.target, linger_ms=checked.linger_ms)
         else:
             socket = PublisherSocket.create(
-                interface_or_socket,
+                checked.target,
                 context,
                 bind=bind,
                 sndhwm=sndhwm,
-                linger_ms=linger_ms,
+                linger_ms=checked.linger_ms,
                 lossless=lossless,
                 heartbeat=heartbeat,
-                security=security,
+                security=checked.security,
             )
         super().__init__()
-        self._json = wire_format == "json"
+        self._json = checked.json
         self._queue = queue
         self._flush_timeout = float(flush_timeout)
         self._socket = socket
@@ -575,10 +541,10 @@ class AsyncPUBHandler(logging.Handler):
                 f"on a {socket.kind_name} socket, which has no subscriptions to wait for; "
                 "give AsyncPUBHandler an endpoint (it makes an XPUB) or a zmq.XPUB socket"
             )
-        if _number("n", n, integer=True) < 0:
+        if number("n", n, integer=True) < 0:
             raise UsageError(f"n must be 0 or more, not {n}")
         if timeout is not None:
-            _number("timeout", timeout)
+            number("timeout", timeout)
         self.start()
         return await socket.wait_for(n, timeout)
 
@@ -595,7 +561,7 @@ class AsyncPUBHandler(logging.Handler):
         if timeout is None:
             timeout = self._flush_timeout
         else:
-            _number("timeout", timeout)
+            number("timeout", timeout)
         if self._state is not _OPEN:
             runner = self._scheduler.loop_runner
             if self._state is _State.CLOSING and runner is not None:
