@@ -19,6 +19,7 @@ from typing import Any, Final
 from zmqlog.wire import (
     TOPIC_DELIM,
     PublisherId,
+    default_formatters,
     encode_json,
     encode_text,
     join_topic,
@@ -122,7 +123,15 @@ class RenderSettings:
     such as 25, take the nearest lower level's), from a copy of the mapping taken here.
     """
 
-    __slots__ = ("_default", "_formatters", "_plain_allowed", "_resolved", "fast", "root_topic")
+    __slots__ = (
+        "_default",
+        "_formatters",
+        "_plain_allowed",
+        "_resolved",
+        "_stock",
+        "fast",
+        "root_topic",
+    )
 
     def __init__(
         self,
@@ -137,6 +146,7 @@ class RenderSettings:
         self._default = default or DEFAULT_FORMATTER
         self._plain_allowed = plain_allowed
         self._resolved: dict[int, logging.Formatter] = {}
+        self._stock: dict[int, bool] = {}
         self.fast: dict[int, tuple[object, bytes]] = {}
         """Per level number: ``(levelname, topic frame)`` when its records' payload is
         just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
@@ -148,6 +158,18 @@ class RenderSettings:
         if fmt is None:
             fmt = self._resolved[levelno] = self._resolve(levelno)
         return fmt
+
+    def is_stock(self, levelno: int) -> bool:
+        """True if records of *levelno* are rendered by logging's own ``Formatter`` with
+        a %-format, which runs none of the application's code (for a record whose
+        message and arguments are plain: the drain's records are)."""
+        stock = self._stock.get(levelno)
+        if stock is None:
+            fmt = self.formatter_for(levelno)
+            stock = type(fmt) is logging.Formatter and type(fmt._style) is logging.PercentStyle
+            if len(self._stock) < 256:
+                self._stock[levelno] = stock
+        return stock
 
     def _resolve(self, levelno: int) -> logging.Formatter:
         formatters = self._formatters
@@ -310,14 +332,37 @@ class Renderer:
             self.seq += 1
 
     def drop_report(self, count: int) -> tuple[bytes, bytes]:
-        """The frames of zmqlog's WARNING that *count* records were lost."""
-        record = logging.LogRecord(
-            "zmqlog",
-            logging.WARNING,
-            __file__,
-            0,
-            "zmqlog::%d log record(s) dropped by this publisher; see its stats",
-            (count,),
-            None,
-        )
-        return self.encode(record, self.current, owned=True)
+        """The frames of zmqlog's WARNING that *count* records were lost.
+
+        Rendered like any WARNING record; if the handler's formatter cannot render it
+        (one that needs a field only the handler's filters add, say), in pyzmq's
+        default WARNING format instead: the report must not be lost with the rest.
+        """
+        current = self.current
+        try:
+            return self.encode(_report(count), current, owned=True)
+        except Exception:
+            plain = _REPORT_SETTINGS.get(current.root_topic)
+            if plain is None:
+                if len(_REPORT_SETTINGS) >= 64:
+                    _REPORT_SETTINGS.clear()
+                plain = _REPORT_SETTINGS[current.root_topic] = RenderSettings(
+                    current.root_topic, default_formatters(), None, plain_allowed=False
+                )
+            return self.encode(_report(count), plain, owned=True)
+
+
+def _report(count: int) -> logging.LogRecord:
+    return logging.LogRecord(
+        "zmqlog",
+        logging.WARNING,
+        __file__,
+        0,
+        "zmqlog::%d log record(s) dropped by this publisher; see its stats",
+        (count,),
+        None,
+    )
+
+
+# pyzmq's own formats, per root topic, for drop reports the handler's formatters refuse.
+_REPORT_SETTINGS: dict[str, RenderSettings] = {}

@@ -1,7 +1,7 @@
 """ATTACK (adversarial review): records that vanish from every counter, or are dropped
 when they need not be.
 
-Each test reproduces one fault and is marked xfail (see ``_helpers.known_bug``).
+Each test reproduces one fault the review found (fixed since; see ``_helpers``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import zmq
 
-from tests.attack._helpers import TCP, known_bug, receive_all, subscriber_of, wait_until
+from tests.attack._helpers import TCP, receive_all, subscriber_of, wait_until
 from tests.conftest import held_drain
 from zmqlog import AsyncPUBHandler
 
@@ -29,13 +29,6 @@ class _RequestId(logging.Filter):
         return True
 
 
-@known_bug(
-    strict=True,
-    reason="the drop report is rendered with the handler's own WARNING formatter "
-    "(_render.py:290-301) but never passes the handler's filters, so a formatter that "
-    "needs a filter's field raises; _report_drops (_drain.py:151, 333) is outside the "
-    "per-record try, so the exception ends the drain thread / task",
-)
 @pytest.mark.parametrize("on_loop", [False, True], ids=["drain thread", "loop task"])
 def test_a_formatter_that_needs_a_filters_field_survives_the_drop_report(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger, on_loop: bool
@@ -83,11 +76,6 @@ def test_a_formatter_that_needs_a_filters_field_survives_the_drop_report(
     assert payloads[-1] == b"req-1 later record"
 
 
-@known_bug(
-    strict=False,  # a race: the caller's close must land between a message's two frames
-    reason="only the first frame's send is guarded (_drain.py:293-303); when the second "
-    "(_drain.py:304) fails, the record was popped, not sent, not held: in no counter",
-)
 @pytest.mark.timeout(60)
 def test_every_record_is_counted_when_the_caller_closes_its_socket_mid_round(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
@@ -115,12 +103,6 @@ def test_every_record_is_counted_when_the_caller_closes_its_socket_mid_round(
         assert stats.queued + stats.sent + stats.dropped + stats.errors == 20_000, (attempt, stats)
 
 
-@known_bug(
-    strict=False,  # a race: the signal must land during one of the task's rounds
-    reason="a record logged on the thread running a drain round is taken for the drain's "
-    "own recursion and dropped (_handler.py:394, 442; _drain.py:141), but a signal "
-    "handler's record is no recursion",
-)
 @pytest.mark.timeout(30, method="thread")
 def test_records_logged_by_a_signal_handler_are_published(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger

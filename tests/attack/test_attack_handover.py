@@ -1,6 +1,6 @@
 """ATTACK (adversarial review): hand-overs between the loop task and the drain thread.
 
-Each test reproduces one fault and is marked xfail (see ``_helpers.known_bug``).
+Each test reproduces one fault the review found (fixed since; see ``_helpers``).
 """
 
 from __future__ import annotations
@@ -12,15 +12,10 @@ import threading
 
 import zmq
 
-from tests.attack._helpers import TCP, known_bug, wait_until
+from tests.attack._helpers import TCP, wait_until
 from zmqlog import AsyncPUBHandler
 
 
-@known_bug(
-    strict=True,
-    reason="Scheduler.wake() clears queue.wake_needed (_runners.py:298) and trusts the loop "
-    "task to wake; the loop stops before the task runs, and no later record wakes anyone",
-)
 def test_records_are_published_after_a_loop_stops_with_a_wakeup_pending(
     logger: logging.Logger,
 ) -> None:
@@ -48,11 +43,6 @@ def test_records_are_published_after_a_loop_stops_with_a_wakeup_pending(
         handler.close()
 
 
-@known_bug(
-    strict=True,
-    reason="a loop task stopped with a backlog (LoopRunner._run's sleep(0), _runners.py:136) "
-    "leaves it queued until the next record or close(); nothing watches the loop",
-)
 def test_a_backlog_left_by_a_closed_loop_is_published_without_another_record(
     logger: logging.Logger,
 ) -> None:
@@ -75,11 +65,6 @@ def test_a_backlog_left_by_a_closed_loop_is_published_without_another_record(
         handler.close()
 
 
-@known_bug(
-    strict=True,
-    reason="LoopRunner's cancellation path runs 'while drain.round()' (_runners.py:168) "
-    "until the queue is empty, which never happens while other threads log faster",
-)
 def test_asyncio_run_returns_while_other_threads_keep_logging(logger: logging.Logger) -> None:
     """asyncio.run() ends promptly although a thread logs faster than the drain sends:
     the cancelled drain task hands the rest to the thread instead of sending it all."""
@@ -117,11 +102,6 @@ def test_asyncio_run_returns_while_other_threads_keep_logging(logger: logging.Lo
         handler.close()
 
 
-@known_bug(
-    strict=True,
-    reason="close() with the loop stopped (not closed) never ends the loop task, so its "
-    "loop.add_reader(FD) (_runners.py:116) is never removed; the FD number is reused",
-)
 def test_close_with_a_stopped_loop_leaves_no_reader_on_that_loop(logger: logging.Logger) -> None:
     """After close(), the handler's socket FD is not registered on the loop that drained:
     an unrelated reader that later gets the same FD number still hears its data."""
