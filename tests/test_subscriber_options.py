@@ -157,3 +157,9 @@ async def test_a_bytes_endpoint_is_one_endpoint(context: zmq.Context[zmq.Socket[
         "inproc://a",
         "inproc://b",
     ]
+
+
+def test_a_port_zeromq_would_wrap_round_is_refused() -> None:
+    """tcp://...:99999 would connect to port 34463 without a word; it is an error."""
+    with pytest.raises(UsageError, match="has port 99999, above 65535"):
+        LogSubscriber("tcp://127.0.0.1:99999")

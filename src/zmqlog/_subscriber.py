@@ -15,6 +15,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from zmqlog._aio import events, set_keepalive
+from zmqlog._endpoints import endpoint_problem
 from zmqlog._security import AuthorizedKeys, KeyPath, subscriber_security
 from zmqlog._sequences import SequenceTracker
 from zmqlog.exceptions import ClosedResourceError, UsageError
@@ -181,6 +182,9 @@ def _endpoint_list(endpoint: object) -> list[str]:
                 "endpoint must be a str such as 'tcp://127.0.0.1:5555', or a list of them; "
                 f"the list holds {type(item).__name__} {item!r}"
             )
+        problem = endpoint_problem(item)
+        if problem is not None:
+            raise UsageError(f"endpoint {item!r} {problem}")
         endpoints.append(item)
     if not endpoints:
         raise UsageError("LogSubscriber needs at least one endpoint")
