@@ -26,7 +26,14 @@ from zmqlog._drain import Drain
 from zmqlog._options import check_publisher, number
 from zmqlog._pubsocket import PublisherSocket
 from zmqlog._queue import HandlerStats, Overflow
-from zmqlog._records import IMMUTABLE_ARG_TYPES, LARGE_TEXT, TEXT_TYPES, Item, pin
+from zmqlog._records import (
+    IMMUTABLE_ARG_TYPES,
+    LARGE_TEXT,
+    RECORD_OVERHEAD,
+    has_fixed_text,
+    pin,
+    record_size,
+)
 from zmqlog._render import Formatters, Renderer, RenderSettings
 from zmqlog._runners import Scheduler
 from zmqlog._security import AuthorizedKeys, KeyPath
@@ -51,6 +58,9 @@ class _State(enum.Enum):
 
 
 _OPEN: Final = _State.OPEN
+
+# The immutable argument types but the texts, whose lengths count in a record's size.
+_PLAIN_ARG_TYPES: Final = IMMUTABLE_ARG_TYPES - {str, bytes}
 
 # How many records deep a record logged from the drain's own work (a formatter that
 # logs, a signal handler that interrupts one) is still published; deeper, it is
@@ -408,39 +418,32 @@ class AsyncPUBHandler(logging.Handler):
             renderer = self._renderer
             current = renderer.current
             msg = record.msg
-            args = record.args
-            # Bare when nothing can change before the drain renders it, and small;
-            # else pinned (a large record carries its size: the queue counts its bytes).
-            item: Item = record
-            if current is not renderer.drained or type(msg) is not str:
-                item = pin(record, current)
-            elif args:
-                if type(args) is tuple:
-                    text = len(msg)
+            # Bare when nothing can change before the drain renders it, and small: the
+            # common case, appended here. Anything else is pinned (a large record then
+            # carries its size, and the queue counts its bytes).
+            if current is renderer.drained and type(msg) is str:
+                args = record.args
+                text = len(msg)
+                if not args:
+                    pass
+                elif type(args) is tuple:
                     for arg in args:
                         kind = type(arg)
-                        if kind in TEXT_TYPES:
+                        if kind is str:
                             text += len(arg)  # type: ignore[arg-type]
-                        elif kind not in IMMUTABLE_ARG_TYPES:
-                            item = pin(record, current)
-                            break
-                    else:
-                        if text > LARGE_TEXT:
-                            item = pin(record, current)
+                        elif kind not in _PLAIN_ARG_TYPES:
+                            if kind is not bytes:
+                                text = -1  # mutable: its text is fixed now
+                                break
+                            text += len(arg)  # type: ignore[arg-type]
                 else:
-                    item = pin(record, current)  # a mapping
-            elif len(msg) > LARGE_TEXT:
-                item = pin(record, current)
-            if item is record:
-                # Small records count by number; only check bytes while large ones wait.
-                if queue.nbytes and queue.over(0) and not queue.make_room():
+                    text = -1  # a mapping
+                if 0 <= text <= LARGE_TEXT and not queue.nbytes:
+                    items.append(record)
+                    if queue.wake_needed:
+                        self._scheduler.wake()
                     return True
-            else:
-                size = item.size  # type: ignore[union-attr]
-                if queue.over(size) and not queue.make_room(size):
-                    return True
-                queue.nbytes += size
-            items.append(item)
+            self._queue_pinned(record, current)
         except Exception:
             queue.fail()
             self.handleError(record)
@@ -490,6 +493,25 @@ class AsyncPUBHandler(logging.Handler):
                 file=sys.stderr,
             )
         return True
+
+    def _queue_pinned(self, record: logging.LogRecord, settings: RenderSettings) -> None:
+        """The caller's path for any record but a small bare one: pinned to *settings*,
+        its message fixed if it could change, and counted by its bytes if large."""
+        queue = self._queue
+        if has_fixed_text(record):
+            size = record_size(record)
+            if size - RECORD_OVERHEAD <= LARGE_TEXT and settings is self._renderer.drained:
+                # Small and bare after all (only large records were queued before it).
+                if queue.over(0) and not queue.make_room():
+                    return
+                queue.items.append(record)
+                return
+        item = pin(record, settings)
+        size = item.size
+        if queue.over(size) and not queue.make_room(size):
+            return
+        queue.nbytes += size
+        queue.items.append(item)
 
     def _queue_nested(self, record: logging.LogRecord, depth: int) -> None:
         queue = self._queue
