@@ -24,6 +24,13 @@ from zmqlog.wire import (
     join_topic,
     new_publisher_id,
 )
+from zmqlog.wire._events import (
+    EVENT_KEY,
+    STRUCTLOG_ATTRS,
+    event_message,
+    event_subtopic,
+    exc_info_of,
+)
 
 __all__ = [
     "DEFAULT_FORMATTER",
@@ -85,15 +92,27 @@ def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
     message, traceback and stack are cut; the copy's :data:`TRUNCATED_FIELD` extra
     names the extras dropped and how many characters each text lost.
     """
-    text = str(record.msg)
-    if record.args:
-        text = text % record.args
-    attrs = {k: v for k, v in record.__dict__.items() if k in _STANDARD_ATTRS}
+    msg = record.msg
+    own = record.__dict__
+    topic = own.get("topic")
+    exc_info = record.exc_info
+    dropped = [k for k in own if k not in _STANDARD_ATTRS and k != "topic"]
+    if type(msg) is not str and isinstance(msg, dict):
+        # An event dict: its fields go like extras, its exception and topic stay.
+        text = event_message(msg)
+        topic = event_subtopic(msg) or topic
+        if not exc_info and "exc_info" in msg:
+            exc_info = exc_info_of(msg["exc_info"])
+        dropped = [k for k in dropped if k not in STRUCTLOG_ATTRS]
+        dropped += (str(k) for k in msg if k not in (EVENT_KEY, "exc_info", "topic"))
+    else:
+        text = str(msg)
+        if record.args:
+            text = text % record.args
+    attrs = {k: v for k, v in own.items() if k in _STANDARD_ATTRS}
     cut: dict[str, object] = {}
-    dropped = sorted(k for k in record.__dict__ if k not in _STANDARD_ATTRS and k != "topic")
     if dropped:
-        cut["extra"] = dropped[:64]  # names are short, but there may be many
-    topic = record.__dict__.get("topic")
+        cut["extra"] = sorted(dropped)[:64]  # names are short, but there may be many
     if type(topic) is str and len(topic) <= 256:
         attrs["topic"] = topic
     share = limit // 4  # characters, up to 4 bytes each in UTF-8, with room for the rest
@@ -101,10 +120,11 @@ def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
     if len(text) > share:
         cut["message"] = len(text) - share
         text = text[:share] + marker
-    attrs["msg"] = text
+    # An explicit empty subtopic: the event's text holds no "::" markup to look for.
+    attrs["msg"] = TOPIC_DELIM + text if isinstance(msg, dict) else text
     attrs["args"] = None
-    if record.exc_info and not attrs.get("exc_text"):
-        attrs["exc_text"] = DEFAULT_FORMATTER.formatException(record.exc_info)
+    if exc_info and not attrs.get("exc_text"):
+        attrs["exc_text"] = DEFAULT_FORMATTER.formatException(exc_info)
     attrs["exc_info"] = None
     for key in ("exc_text", "stack_info"):
         value = attrs.get(key)

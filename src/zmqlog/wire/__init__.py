@@ -8,7 +8,9 @@ Every message is two ZeroMQ frames, ``[topic, payload]``, exactly as pyzmq's
 * A subtopic is whatever precedes the first :data:`TOPIC_DELIM` (``"::"``) in
   ``str(record.msg)``; it is removed from the message text. A record without one
   takes its subtopic from a ``topic`` attribute, if it is a non-empty string
-  (``log.info("opened", extra={"topic": "db.pool"})``).
+  (``log.info("opened", extra={"topic": "db.pool"})``). A dict message
+  (structlog's event dict) is data, not markup: its ``topic`` key names the
+  subtopic (see ``_events``).
 * ``payload`` is the UTF-8 encoding of the record formatted with the formatter for
   its level (:data:`DEFAULT_FORMATS`).
 
