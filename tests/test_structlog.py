@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import decimal
+import enum
 import io
 import json
 import logging
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +64,10 @@ def structlog_logger(logger: logging.Logger) -> Any:
         processors=[*SHARED, ProcessorFormatter.wrap_for_formatter],
         wrapper_class=BoundLogger,
     )
+
+
+class Color(enum.Enum):
+    RED = "red"
 
 
 class Basket:
@@ -191,6 +197,36 @@ async def test_stdlib_records_through_the_same_formatter_are_sent_as_pyzmq_sends
     (message,) = await receive(twins.subscriber, 1)
     assert message.payload + b"\n" == twins.stream.getvalue().encode()
     assert b'"event": "plain stdlib"' in message.payload
+
+
+def _type_names(_: object, __: str, event: dict[str, Any]) -> str:
+    """A renderer that writes the type of each value it gets, as a serializer sees them."""
+    return " ".join(f"{key}:{type(value).__name__}" for key, value in sorted(event.items()))
+
+
+@pytest.mark.parametrize(
+    "twins", [pytest.param(("text", ProcessorFormatter(processor=_type_names)))], indirect=True
+)
+async def test_immutable_values_reach_the_formatter_as_themselves(twins: Twins) -> None:
+    """Dates, decimals, UUIDs, enums stay what they are (orjson, say, serializes them
+    natively); containers are copies of the same types; other objects stand in."""
+    twins.log.info(
+        "typed",
+        when=datetime.date(2026, 12, 2),
+        amount=decimal.Decimal("9.90"),
+        id=uuid.UUID(int=7),
+        level_enum=Color.RED,
+        pair=(1, 2),
+        tags={"a"},
+        basket=Basket(),
+    )
+    (message,) = await receive(twins.subscriber, 1)
+    assert message.payload == twins.stream.getvalue().replace("Basket", "Rendered").encode()
+    assert message.payload.decode().split() == [
+        "amount:Decimal", "basket:Rendered", "event:str", "id:UUID", "level:str",
+        "level_enum:Color", "logger:str", "pair:tuple", "tags:set", "timestamp:str",
+        "when:date",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -15,11 +15,9 @@ from __future__ import annotations
 import copy
 import datetime
 import enum
-import fractions
 import logging
 import pathlib
-import uuid
-from decimal import Decimal
+import sys
 from typing import Any, Final
 
 from zmqlog._render import RenderSettings
@@ -140,9 +138,6 @@ _IMMUTABLE: Final = (
     float,
     complex,
     type(None),
-    Decimal,
-    fractions.Fraction,
-    uuid.UUID,
     datetime.date,
     datetime.time,
     datetime.timedelta,
@@ -151,6 +146,16 @@ _IMMUTABLE: Final = (
     range,
     BaseException,
 )
+# More of them, in modules zmqlog does not import: a value of one exists only once
+# its module is imported, so they are looked up when an event is frozen.
+_IMMUTABLE_ELSEWHERE: Final = (("decimal", "Decimal"), ("fractions", "Fraction"), ("uuid", "UUID"))
+
+
+def _immutable_types() -> tuple[type, ...]:
+    modules = sys.modules
+    found = [getattr(modules.get(module), name, None) for module, name in _IMMUTABLE_ELSEWHERE]
+    return _IMMUTABLE + tuple(kind for kind in found if isinstance(kind, type))
+
 
 # Containers frozen per event before the rest is kept as Rendered: an event that
 # refers to one structure many times must not explode.
@@ -160,9 +165,10 @@ _NODE_BUDGET: Final = 10_000
 class _Freezer:
     """Freezes the values of one event; copies each container once, cycles included."""
 
-    __slots__ = ("budget", "copies")
+    __slots__ = ("budget", "copies", "kept")
 
     def __init__(self) -> None:
+        self.kept = _immutable_types()
         self.budget = _NODE_BUDGET
         # id() of an original container -> its copy. The originals outlive the
         # freezing (the event holds them), so their ids are not reused meanwhile.
@@ -171,7 +177,7 @@ class _Freezer:
     def __call__(self, value: object, depth: int) -> object:
         """*value* as it is now, for good: immutable values themselves, the built-in
         containers copied with their items frozen, anything else :class:`Rendered`."""
-        if isinstance(value, _IMMUTABLE):
+        if isinstance(value, self.kept):
             return value
         kind = type(value)
         if kind is dict or kind is list or kind is tuple or kind is set or kind is frozenset:
@@ -218,9 +224,9 @@ def freeze_event(event: dict[Any, Any]) -> dict[Any, Any]:
     the formatter runs later, elsewhere.
     """
     freeze = _Freezer()
+    kept = freeze.kept
     frozen = {
-        key: value if isinstance(value, _IMMUTABLE) else freeze(value, 1)
-        for key, value in event.items()
+        key: value if isinstance(value, kept) else freeze(value, 1) for key, value in event.items()
     }
     if "exc_info" in event:
         value = event["exc_info"]
