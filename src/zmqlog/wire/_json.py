@@ -567,6 +567,7 @@ _OPTIONAL_STR_FIELDS: Final = (
     "taskName",
     "exc_text",
     "stack_info",
+    "topic",
 )
 
 
@@ -591,7 +592,9 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     None ("not known"; :func:`record_from_json` fills in what a formatter needs),
     except ``msecs``, derived from ``created``; ``extra`` becomes a dict.
     ``publisher`` becomes a :class:`PublisherId` and ``seq`` an int, or both None
-    when the message carries no valid pair. Never raises.
+    when the message carries no valid pair. ``topic`` (written in single-frame
+    messages, where a reader checks it against the frame's prefix) is a str or None.
+    Never raises.
 
     The bounds on numbers elsewhere in the payload (finite, 64-bit integers) are
     enforced by :func:`load_json_object` while parsing; an *obj* from another parser
@@ -656,9 +659,8 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         if len(host) > _MAX_HOST or len(ident) > _MAX_ID:
             return None  # subscribers remember identities: keep each one small
         publisher = _new_tuple(PublisherId, (host, pid, ident))  # PublisherId(), minus a call
-    pathname, filename, module, func_name, process_name, thread_name, task_name, exc_text, stack = (
-        texts
-    )
+    (pathname, filename, module, func_name, process_name, thread_name, task_name, exc_text, stack,
+     topic) = texts  # fmt: skip
     return {
         "version": version,
         "name": name,
@@ -683,6 +685,7 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         "extra": extra,
         "publisher": publisher,
         "seq": seq,
+        "topic": topic,
     }
 
 
