@@ -64,6 +64,7 @@ class Drain:
         "_renderer",
         "_report_error",
         "_send_timeout",
+        "_single",
         "_socket",
         "failure",
         "lock",
@@ -88,8 +89,11 @@ class Drain:
         self.lock = threading.RLock()
         """Held by whoever runs a round: one renderer at a time. Re-entrant, so that a
         close() made from inside a round (a formatter, a signal handler) cannot hang."""
-        self.pending: tuple[bytes, bytes] | None = None
-        """The message the socket refused last, sent before anything else."""
+        self.pending: tuple[bytes, ...] | None = None
+        """The message the socket refused last (its one or two frames), sent before
+        anything else."""
+        # One test per round: the two-frame loop stays as it was, with none per record.
+        self._single = renderer.single_frame
         self._blocked_since: float | None = None
         self.stop_deadline: float | None = None
         """When set, the time by which the drain must be done: the handler is closing."""
@@ -146,7 +150,7 @@ class Drain:
             if self._socket.closed:
                 return False  # closed by a closer that gave up waiting for this round
             try:
-                more = self._send_batch()
+                more = self._send_singles() if self._single else self._send_batch()
                 more = self._socket.read_subscriptions() or more
                 if not more and queue.unreported and self._blocked_since is None:
                     self._report_drops()
@@ -313,18 +317,117 @@ class Drain:
             if freed:
                 queue.nbytes -= freed
 
-    def _send_frames(self, frames: tuple[bytes, bytes]) -> bool:
-        """Send held *frames*; False if the socket still refuses them."""
+    def _send_singles(self) -> bool:
+        """:meth:`_send_batch` for single frames (``single_frame=True``).
+
+        The same loop, record for record, but for the send: one frame, the topic's
+        prefix joined to the payload. Two loops rather than a test per record keep
+        the default two-frame path as fast as it was.
+        """
+        queue = self._queue
+        if self.pending is not None:
+            if not self._send_frames(self.pending):
+                return False
+            self.pending = None
+            self._queue.sent += 1
+        renderer = self._renderer
+        items = queue.items
         sock = self._socket.sync
+        send = _send
+        log_record = _LogRecord
+        settings = renderer.drained
+        fast = settings.fast
+        templates = renderer.templates
+        json = renderer.json
+        limit = renderer.max_payload
+        last, again = zmq.NOBLOCK, zmq.Again
+        sent = freed = 0
         try:
-            _send(sock, frames[0], _SNDMORE_NOBLOCK)
-        except zmq.Again:
+            for _ in range(BATCH):
+                try:
+                    item = items.popleft()
+                except IndexError:
+                    return False
+                try:
+                    if type(item) is log_record:
+                        record = item
+                        entry = fast.get(record.levelno)
+                        if entry is None:
+                            entry = settings.fast_entry(record.levelno)
+                        template: str | None = ""
+                        if (
+                            entry[0] is record.levelname
+                            and not (record.exc_info or record.exc_text or record.stack_info)
+                            and getattr(record, "topic", None) is None  # see _send_batch
+                        ):
+                            template = templates.get(record.msg)
+                            if template is None:
+                                template = renderer.template(record)
+                        if template:
+                            args = record.args
+                            text = template % args if args else template
+                            try:
+                                payload = text.encode()
+                            except UnicodeEncodeError:  # lone surrogates
+                                payload = text.encode("utf-8", "backslashreplace")
+                            if len(payload) > limit:
+                                payload = truncate(payload, limit)
+                            frame = entry[1] + payload  # the escaped topic and ": "
+                        else:
+                            frame = renderer.encode_frame(record, settings, owned=False)
+                    elif isinstance(item, Pinned):
+                        record = item.record
+                        freed += item.size
+                        pinned = item.settings
+                        if pinned is not settings and pinned is renderer.current:
+                            settings = renderer.drained = pinned
+                            fast = settings.fast
+                        frame = renderer.encode_frame(record, pinned, owned=item.owned)
+                    else:
+                        record = item
+                        frame = renderer.encode_frame(record, settings, owned=False)
+                except Exception:
+                    queue.fail()
+                    self._report_error(record)
+                    continue
+                try:
+                    send(sock, frame, last)
+                except again:
+                    self.pending = (frame,)
+                    self._blocked_since = time.monotonic()
+                    return False
+                except BaseException:
+                    self.pending = (frame,)
+                    raise
+                sent += 1
+                if json:
+                    renderer.seq += 1
+            self._blocked_since = None
+            return bool(items)
+        finally:
+            queue.sent += sent
+            if freed:
+                queue.nbytes -= freed
+
+    def _send_frames(self, frames: tuple[bytes, ...]) -> bool:
+        """Send held *frames*; False if the socket still refuses them."""
+        if not self._offer(frames):
             if self._blocked_since is None:
                 self._blocked_since = time.monotonic()
             return False
-        _send(sock, frames[1], zmq.NOBLOCK)
         self._blocked_since = None
         self._renderer.accepted()
+        return True
+
+    def _offer(self, frames: tuple[bytes, ...]) -> bool:
+        """Send one message of one or two frames; False if the socket refuses it."""
+        sock = self._socket.sync
+        try:
+            _send(sock, frames[0], _SNDMORE_NOBLOCK if len(frames) > 1 else zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        if len(frames) > 1:
+            _send(sock, frames[1], zmq.NOBLOCK)  # never refused once the first is taken
         return True
 
     def _report_drops(self) -> None:
@@ -333,13 +436,8 @@ class Drain:
         count = queue.unreported
         if queue.items or self.pending is not None or self._socket.closed:
             return
-        topic, payload = self._renderer.drop_report(count)
-        sock = self._socket.sync
-        try:
-            _send(sock, topic, _SNDMORE_NOBLOCK)
-        except zmq.Again:
+        if not self._offer(self._renderer.drop_report(count)):
             return  # try again after the next batch; the sequence number is not used up
-        _send(sock, payload, zmq.NOBLOCK)
         queue.sent += 1
         self._renderer.accepted()
         queue.reported(count)

@@ -60,6 +60,9 @@ class LogPublisher:
             :class:`AsyncPUBHandler`.
         wire_format: ``"text"`` (pyzmq's format, the default) or ``"json"`` (whole
             records with sequence numbers); see :class:`AsyncPUBHandler`.
+        single_frame: send each record as one frame, ``<topic>: <payload>``, for
+            peers that read one frame per message (rsyslog's ``imczmq``); see
+            :class:`AsyncPUBHandler`.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class LogPublisher:
         curve_secret_key_file: KeyPath | None = None,
         authorized_keys: AuthorizedKeys | None = None,
         wire_format: WireFormat = "text",
+        single_frame: bool = False,
     ) -> None:
         if wire_format not in ("text", "json"):
             raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
@@ -116,6 +120,7 @@ class LogPublisher:
             curve_secret_key_file=curve_secret_key_file,
             authorized_keys=authorized_keys,
             wire_format=wire_format,
+            single_frame=single_frame,
         )
         self._handler: AsyncPUBHandler | None = None
         self._entered = False

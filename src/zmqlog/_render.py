@@ -17,10 +17,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from zmqlog.wire import (
+    FRAME_SEPARATOR,
     TOPIC_DELIM,
     PublisherId,
     encode_json,
     encode_text,
+    escape_topic,
     join_topic,
     new_publisher_id,
 )
@@ -31,6 +33,7 @@ from zmqlog.wire._events import (
     event_subtopic,
     exc_info_of,
 )
+from zmqlog.wire._frames import with_topic_key
 
 __all__ = [
     "DEFAULT_FORMATTER",
@@ -142,7 +145,15 @@ class RenderSettings:
     such as 25, take the nearest lower level's), from a copy of the mapping taken here.
     """
 
-    __slots__ = ("_default", "_formatters", "_plain_allowed", "_resolved", "fast", "root_topic")
+    __slots__ = (
+        "_default",
+        "_formatters",
+        "_plain_allowed",
+        "_resolved",
+        "_single_frame",
+        "fast",
+        "root_topic",
+    )
 
     def __init__(
         self,
@@ -151,16 +162,20 @@ class RenderSettings:
         default: logging.Formatter | None,
         *,
         plain_allowed: bool,
+        single_frame: bool = False,
     ) -> None:
         self.root_topic = root_topic
         self._formatters = dict(formatters)
         self._default = default or DEFAULT_FORMATTER
         self._plain_allowed = plain_allowed
+        self._single_frame = single_frame
         self._resolved: dict[int, logging.Formatter] = {}
         self.fast: dict[int, tuple[object, bytes]] = {}
         """Per level number: ``(levelname, topic frame)`` when its records' payload is
         just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
-        Filled by :meth:`fast_entry`; only the drain reads it."""
+        With single frames the bytes are what precedes the payload in the frame (the
+        escaped topic and the separator). Filled by :meth:`fast_entry`; only the drain
+        reads it."""
 
     def formatter_for(self, levelno: int) -> logging.Formatter:
         """The formatter for records of *levelno*."""
@@ -192,10 +207,10 @@ class RenderSettings:
         """
         levelname = logging.getLevelName(levelno)
         if self._plain_allowed and type(levelname) is str and is_plain(self.formatter_for(levelno)):
-            entry: tuple[object, bytes] = (
-                levelname,
-                join_topic(self.root_topic, levelname).encode("utf-8", "replace"),
-            )
+            topic = join_topic(self.root_topic, levelname).encode("utf-8", "replace")
+            if self._single_frame:
+                topic = escape_topic(topic) + FRAME_SEPARATOR
+            entry: tuple[object, bytes] = (levelname, topic)
         else:
             entry = NOT_PLAIN
         if len(self.fast) < 256:
@@ -259,24 +274,43 @@ class Formatters(dict[int, "logging.Formatter | None"]):
 
 
 class Renderer:
-    """Turns queued records into ``(topic, payload)`` frames in the handler's wire format.
+    """Turns queued records into frames in the handler's wire format.
 
     It holds the settings the caller's side logs under (:attr:`current`, replaced by
     the handler on every change) and those the drain renders bare records with
     (:attr:`drained`), the drain's message templates, the payload limit, and in JSON
     mode the publisher's identity and the next sequence number. Only the drain, one
-    round at a time, calls its methods.
+    round at a time, calls its methods: :meth:`encode` for ``(topic, payload)``,
+    :meth:`encode_frame` for a single frame (``single_frame``).
     """
 
-    __slots__ = ("current", "drained", "json", "max_payload", "publisher", "seq", "templates")
+    __slots__ = (
+        "current",
+        "drained",
+        "json",
+        "max_payload",
+        "publisher",
+        "seq",
+        "single_frame",
+        "templates",
+    )
 
-    def __init__(self, settings: RenderSettings, *, json: bool, max_payload: int) -> None:
+    def __init__(
+        self,
+        settings: RenderSettings,
+        *,
+        json: bool,
+        max_payload: int,
+        single_frame: bool = False,
+    ) -> None:
         self.current = settings
         """The settings records are logged under now."""
         self.drained = settings
         """The settings the drain renders records that were queued bare with."""
         self.json = json
         self.max_payload = max_payload
+        self.single_frame = single_frame
+        """Each message is one frame, ``<escaped topic>: <payload>``."""
         self.publisher: PublisherId = new_publisher_id()
         self.seq = 0
         """The sequence number of the next JSON message ZeroMQ accepts."""
@@ -324,12 +358,43 @@ class Renderer:
             )
         return frames
 
+    def encode_frame(
+        self, record: logging.LogRecord, settings: RenderSettings, *, owned: bool
+    ) -> bytes:
+        """Encode *record* with *settings* as one frame, its payload within ``max_payload``.
+
+        A JSON payload holds its topic (``"topic"``), counted in the limit, and carries
+        :attr:`seq` without using it up, as in :meth:`encode`.
+        """
+        if not self.json:
+            topic, payload = self.encode(record, settings, owned=owned)
+            return escape_topic(topic) + FRAME_SEPARATOR + payload
+        fmt, root_topic = settings.formatter_for(record.levelno), settings.root_topic
+        publisher, seq = self.publisher, self.seq
+        topic, plain = encode_json(record, fmt, root_topic, publisher=publisher, seq=seq)
+        payload = with_topic_key(topic, plain)
+        if len(payload) > self.max_payload:
+            # The topic key must fit too: shrink the record into what it leaves.
+            room = max(self.max_payload - (len(payload) - len(plain)), 0)
+            shrunk = _shrunk(record, room)
+            topic, plain = encode_json(shrunk, fmt, root_topic, publisher=publisher, seq=seq)
+            payload = with_topic_key(topic, plain)
+        return escape_topic(topic) + FRAME_SEPARATOR + payload
+
+    def frames(
+        self, record: logging.LogRecord, settings: RenderSettings, *, owned: bool
+    ) -> tuple[bytes, ...]:
+        """The frames of one message for *record*: ``(topic, payload)``, or one frame."""
+        if self.single_frame:
+            return (self.encode_frame(record, settings, owned=owned),)
+        return self.encode(record, settings, owned=owned)
+
     def accepted(self) -> None:
         """ZeroMQ took a message encoded by :meth:`encode`: the next one gets a new number."""
         if self.json:
             self.seq += 1
 
-    def drop_report(self, count: int) -> tuple[bytes, bytes]:
+    def drop_report(self, count: int) -> tuple[bytes, ...]:
         """The frames of zmqlog's WARNING that *count* records were lost."""
         record = logging.LogRecord(
             "zmqlog",
@@ -340,4 +405,4 @@ class Renderer:
             (count,),
             None,
         )
-        return self.encode(record, self.current, owned=True)
+        return self.frames(record, self.current, owned=True)
