@@ -33,7 +33,7 @@ from zmqlog.wire._events import (
     event_subtopic,
     exc_info_of,
 )
-from zmqlog.wire._frames import with_topic_key
+from zmqlog.wire._frames import RECORD_START_BYTES, frame_head
 
 __all__ = [
     "DEFAULT_FORMATTER",
@@ -52,6 +52,9 @@ is no record's level name (not even None), so the identity check always fails.""
 
 DEFAULT_FORMATTER: Final = logging.Formatter()
 """The formatter of a level without one, when the handler has none either."""
+
+# JSON single frames' starts kept, by topic.
+_HEADS: Final = 1024
 
 # The drain's cache of message templates: how many, and the longest message kept.
 _TEMPLATES: Final = 1024
@@ -287,6 +290,7 @@ class Renderer:
     __slots__ = (
         "current",
         "drained",
+        "heads",
         "json",
         "max_payload",
         "publisher",
@@ -311,6 +315,8 @@ class Renderer:
         self.max_payload = max_payload
         self.single_frame = single_frame
         """Each message is one frame, ``<escaped topic>: <payload>``."""
+        self.heads: dict[bytes, tuple[bytes, int]] = {}
+        """JSON single frames' starts by topic (see :meth:`_head`)."""
         self.publisher: PublisherId = new_publisher_id()
         self.seq = 0
         """The sequence number of the next JSON message ZeroMQ accepts."""
@@ -371,15 +377,27 @@ class Renderer:
             return escape_topic(topic) + FRAME_SEPARATOR + payload
         fmt, root_topic = settings.formatter_for(record.levelno), settings.root_topic
         publisher, seq = self.publisher, self.seq
-        topic, plain = encode_json(record, fmt, root_topic, publisher=publisher, seq=seq)
-        payload = with_topic_key(topic, plain)
-        if len(payload) > self.max_payload:
-            # The topic key must fit too: shrink the record into what it leaves.
-            room = max(self.max_payload - (len(payload) - len(plain)), 0)
-            shrunk = _shrunk(record, room)
-            topic, plain = encode_json(shrunk, fmt, root_topic, publisher=publisher, seq=seq)
-            payload = with_topic_key(topic, plain)
-        return escape_topic(topic) + FRAME_SEPARATOR + payload
+        topic, payload = encode_json(record, fmt, root_topic, publisher=publisher, seq=seq)
+        head, prefix = self._head(topic)
+        # The topic key counts in the payload's limit: what the head adds to it.
+        added = len(head) - prefix - RECORD_START_BYTES
+        if len(payload) + added > self.max_payload:
+            shrunk = _shrunk(record, max(self.max_payload - added, 0))
+            topic, payload = encode_json(shrunk, fmt, root_topic, publisher=publisher, seq=seq)
+            head, prefix = self._head(topic)
+        return head + payload[RECORD_START_BYTES:]
+
+    def _head(self, topic: bytes) -> tuple[bytes, int]:
+        """A JSON frame's start for *topic* (:func:`~zmqlog.wire._frames.frame_head`)
+        and the length of its prefix and separator, remembered for a few topics."""
+        known = self.heads.get(topic)
+        if known is None:
+            head = frame_head(topic, json=True)
+            known = head, len(escape_topic(topic)) + len(FRAME_SEPARATOR)
+            if len(self.heads) >= _HEADS:
+                self.heads.clear()  # bounded: a subtopic per record must not grow it
+            self.heads[topic] = known
+        return known
 
     def frames(
         self, record: logging.LogRecord, settings: RenderSettings, *, owned: bool

@@ -32,11 +32,12 @@ from ._text import MAX_TOPIC_BYTES
 
 __all__ = [
     "FRAME_SEPARATOR",
+    "RECORD_START_BYTES",
     "decode_single_frame",
     "encode_single_frame",
     "escape_topic",
+    "frame_head",
     "unescape_prefix",
-    "with_topic_key",
 ]
 
 FRAME_SEPARATOR: Final = b": "
@@ -102,21 +103,31 @@ def encode_single_frame(topic: bytes, payload: bytes, *, json: bool = False) -> 
             not UTF-8.
     """
     if json:
-        payload = with_topic_key(topic, payload)
-    return escape_topic(topic) + FRAME_SEPARATOR + payload
+        if not payload.startswith(_RECORD_START):
+            raise ValueError(f"a JSON record payload starts with {_RECORD_START!r}")
+        payload = payload[len(_RECORD_START) :]
+    return frame_head(topic, json=json) + payload
 
 
-def with_topic_key(topic: bytes, payload: bytes) -> bytes:
-    """The JSON record *payload* with ``"topic":`` *topic* right after its marker.
+def frame_head(topic: bytes, *, json: bool) -> bytes:
+    """What precedes the payload in a single frame for *topic*: the prefix and ``": "``,
+    and with *json* the start of the record up to its ``"topic"`` member and comma.
+
+    A JSON record's frame is ``frame_head(topic, json=True)`` followed by the record
+    :func:`encode_json` wrote, less its first :data:`RECORD_START_BYTES` bytes.
 
     Raises:
-        ValueError: the payload does not start as :func:`encode_json` starts it, or
-            *topic* is not UTF-8.
+        ValueError: *json* is set and *topic* is not UTF-8.
     """
-    if not payload.startswith(_RECORD_START):
-        raise ValueError(f"a JSON record payload starts with {_RECORD_START!r}")
+    head = escape_topic(topic) + FRAME_SEPARATOR
+    if not json:
+        return head
     member = encode_basestring(topic.decode("utf-8")).encode("utf-8")
-    return b"".join((_RECORD_START, b'"topic":', member, b",", payload[len(_RECORD_START) :]))
+    return b"".join((head, _RECORD_START, b'"topic":', member, b","))
+
+
+RECORD_START_BYTES: Final = len(_RECORD_START)
+"""The length of ``{"zmqlog":1,``, with which every record :func:`encode_json` writes starts."""
 
 
 def decode_single_frame(frame: bytes) -> tuple[bytes | None, bytes]:
