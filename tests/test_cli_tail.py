@@ -385,7 +385,7 @@ async def test_timeout_with_a_topic_prefix_that_matches_nothing_names_the_prefix
         (["--timeout", "-1"], "argument --timeout: must be more than 0 and finite, not -1"),
         (["--timeout", "soon"], "argument --timeout: expected a number of seconds, not 'soon'"),
         (["--timeout", "nan"], "argument --timeout: must be more than 0 and finite, not nan"),
-        (["--secret-key", "me.key_secret"], "--secret-key needs --server-key: "),
+        (["--secret-key", "me.key_secret"], "--secret-key without --server-key makes tail "),
         ([], "the following arguments are required: ENDPOINT"),
         (["tcp://127.0.0.1:99999"], "argument ENDPOINT: 'tcp://127.0.0.1:99999' has port 99999"),
         (["-t", "\udcff"], "argument -t/--topic: '\\udcff' is not valid UTF-8 text"),
@@ -548,6 +548,43 @@ async def test_tail_reads_an_encrypted_publisher_with_its_keys(
         out, err = await finish(proc)
     assert proc.returncode == 0, err
     assert out.splitlines() == ["INFO | secret stuff"]
+
+
+async def test_a_bound_tail_is_the_curve_server_that_publishers_connect_to(
+    logger: logging.Logger, tail: Spawn, tmp_path: Path
+) -> None:
+    """--bind --secret-key --authorized-keys: a listed publisher connecting as CURVE
+    client is shown."""
+    from zmqlog import generate_keypair
+
+    tail_public, tail_secret = generate_keypair(tmp_path / "tail", "tail")
+    _, worker_secret = generate_keypair(tmp_path / "publishers", "worker")
+    proc = await tail(
+        "tcp://127.0.0.1:*",
+        "--bind",
+        "--secret-key",
+        str(tail_secret),
+        "--authorized-keys",
+        str(tmp_path / "publishers"),
+        "--count",
+        "1",
+    )
+    assert proc.stderr is not None
+    with anyio.fail_after(10):
+        announced = (await proc.stderr.readline()).decode()
+    endpoint = announced.split()[-1]  # "zmqlog tail: publishers connect to <endpoint>"
+    async with LogPublisher(
+        endpoint,
+        logger=logger,
+        bind=False,
+        curve_server_key_file=tail_public,
+        curve_secret_key_file=worker_secret,
+    ) as pub:
+        await pub.wait_for_subscribers(1, timeout=10)
+        logger.info("encrypted fan-in")
+        out, err = await finish(proc)
+    assert proc.returncode == 0, err
+    assert out.splitlines() == ["INFO | encrypted fan-in"]
 
 
 async def test_tail_with_a_missing_key_file_says_which(tail: Spawn, tmp_path: Path) -> None:

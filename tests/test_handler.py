@@ -6,6 +6,7 @@ import asyncio
 import logging
 import tracemalloc
 from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 import zmq
@@ -356,3 +357,38 @@ async def test_subscriptions_are_counted_and_uncounted(
             break
         await asyncio.sleep(0.01)
     assert handler.subscriptions == 0
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+class _BrokenMapping(dict):  # type: ignore[type-arg]
+    def items(self) -> Any:
+        raise RuntimeError("cannot list my items")
+
+
+@pytest.mark.parametrize("wire_format", ["text", "json"])
+def test_a_record_that_fails_in_emit_is_counted_as_an_error(
+    context: zmq.Context[zmq.Socket[bytes]],
+    logger: logging.Logger,
+    monkeypatch: pytest.MonkeyPatch,
+    wire_format: str,
+) -> None:
+    """A message whose __str__ raises (and, in JSON mode, an extra that cannot be read)
+    goes to handleError and into stats.errors: every record logged is in a counter."""
+    handler = AsyncPUBHandler("inproc://fails-in-emit", context, wire_format=wire_format)  # type: ignore[arg-type]
+    reported: list[logging.LogRecord] = []
+    monkeypatch.setattr(handler, "handleError", reported.append)
+    logger.addHandler(handler)
+    with held_drain(handler):
+        logger.info(_Unprintable())
+        failures = 1
+        if wire_format == "json":
+            logger.info("with a bad extra", extra={"data": _BrokenMapping(a=1)})
+            failures = 2
+        logger.info("fine")
+        assert handler.stats == (1, 0, 0, failures)
+    assert len(reported) == failures
+    handler.close()

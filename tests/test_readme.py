@@ -374,6 +374,119 @@ def run_dictconfig(block: Block, space: Workspace) -> None:
         assert handler.items() <= example["handlers"][name].items()
 
 
+# -- "Across hosts": the whole walk-through, on loopback --------------------------------
+
+
+def across_hosts(code: str, space: Workspace) -> str:
+    """*code* with the section's hosts folded into this one: its directories moved into
+    the workspace, and ``scp`` to or from the proxy host a plain ``cp``."""
+    code = code.replace("/etc/zmqlog", str(space.path / "etc"))
+    code = code.replace("/home/alice/.zmqlog", str(space.path / "home"))
+    code = code.replace("~/.zmqlog", str(space.path / "home"))
+    return re.sub(r"\bscp\b", "cp", code.replace("proxy:/", "/"))
+
+
+def across_block(first_line: str) -> Block:
+    [block] = [b for b in readme_blocks() if b.code.startswith(first_line)]
+    return block
+
+
+def across_keys(space: Workspace) -> None:
+    exits_cleanly(space.bash(across_hosts(across_block("# on the proxy host").code, space), "keys"))
+
+
+def across_proxy(space: Workspace) -> Process:
+    """The section's proxy, running, once it printed its endpoints."""
+    code = across_hosts(across_block("zmqlog proxy --frontend tcp://10.0.0.5").code, space)
+    proxy = space.bash("exec " + code, "proxy")  # exec: a signal reaches the proxy itself
+    proxy.wait_until(lambda: proxy.output()[0].count("\n") >= 2)
+    return proxy
+
+
+_ACROSS_PRELUDE = """
+import logging, zmqlog
+log = logging.getLogger("app1")
+log.setLevel(logging.INFO)
+"""
+
+
+def across_publisher(space: Workspace, message: str, repeat: bool = False) -> Process:
+    """The section's publisher block, logging *message* once it has a subscriber."""
+    block = across_block("async with zmqlog.LogPublisher(\n")
+    code = block.code
+    body = f"    log.info({message!r})\n"
+    if repeat:  # until the test ends it
+        body = (
+            "    for _ in range(400):\n"
+            f"        log.info({message!r})\n"
+            "        await asyncio.sleep(0.05)\n"
+        )
+    script = as_script(Block(block.language, code + body, block.line), _ACROSS_PRELUDE, True)
+    return space.python(across_hosts(script, space), "publisher")
+
+
+def run_across_keys(block: Block, space: Workspace) -> None:
+    """Each host ends up with its own secret keys (mode 0600) and the others' public ones."""
+    across_keys(space)
+    made = {
+        str(path.relative_to(space.path)): path.stat().st_mode & 0o777
+        for path in space.path.rglob("*.key*")
+    }
+    secret = {name for name, mode in made.items() if name.endswith("_secret")}
+    assert secret == {
+        "etc/proxy/frontend.key_secret",
+        "etc/proxy/backend.key_secret",
+        "etc/app1.key_secret",
+        "home/alice.key_secret",
+    }
+    assert {made[name] for name in secret} == {0o600}
+    assert set(made) - secret == {
+        "etc/proxy/frontend.key",
+        "etc/proxy/backend.key",
+        "etc/proxy/publishers/app1.key",
+        "etc/proxy/subscribers/alice.key",
+        "etc/app1.key",
+        "etc/frontend.key",
+        "home/alice.key",
+        "home/backend.key",
+    }
+
+
+def run_across_proxy(block: Block, space: Workspace) -> None:
+    """The proxy starts with CURVE on both sides and, stopped, reports every handshake."""
+    across_keys(space)
+    proxy = across_proxy(space)
+    proxy.proc.terminate()
+    code, _, err = proxy.finish()
+    assert code == 0, err
+    assert "warning" not in err
+    assert "frontend handshakes: 0 succeeded" in err
+    assert "backend handshakes: 0 succeeded" in err
+
+
+def run_across_forward(block: Block, space: Workspace) -> None:
+    """The publisher reaches the subscriber through the proxy, encrypted both ways: the
+    subscriber's forward() writes its record into the file."""
+    across_keys(space)
+    across_proxy(space)
+    forward = across_block("async with zmqlog.LogSubscriber(\n")
+    prelude = "import logging, zmqlog\n"
+    forwarder = space.python(across_hosts(as_script(forward, prelude, True), space), "forward")
+    exits_cleanly(across_publisher(space, "app1 reporting"))
+    log_file = space.path / "all-services.log"
+    forwarder.wait_until(lambda: log_file.exists() and "app1 reporting" in log_file.read_text())
+
+
+def run_across_tail(block: Block, space: Workspace) -> None:
+    """A viewer with its keys tails the proxy's backend."""
+    across_keys(space)
+    across_proxy(space)
+    across_publisher(space, "seen by alice", repeat=True)
+    code = across_hosts(block.code, space).rstrip() + " --count 1 --timeout 20\n"
+    out, _ = exits_cleanly(space.bash(code, "block"))
+    assert out == "app1.INFO | seen by alice\n"
+
+
 CI_COMMAND = skip("the install command CI runs itself (.ci/run); it makes the venv this runs in")
 
 # (language, first line without a trailing comment) -> how to run the block.
@@ -413,6 +526,18 @@ BLOCKS: dict[tuple[str, str], Runner] = {
         "zmqlog proxy --frontend tcp://127.0.0.1:5559 --backend tcp://127.0.0.1:5560 &",
     ): run_fanin,
     ("json", '"handlers": {'): run_dictconfig,
+    ("text", "app host 1 ─┐                                         ┌─ viewer (zmqlog tail)"): skip(
+        "a drawing of the topology, not a program"
+    ),
+    ("bash", "# on the proxy host"): run_across_keys,
+    ("bash", "zmqlog proxy --frontend tcp://10.0.0.5:5559 --backend tcp://10.0.0.5:5560 \\"): (
+        run_across_proxy
+    ),
+    ("python", "async with zmqlog.LogPublisher("): run_across_forward,
+    ("bash", "zmqlog tail tcp://10.0.0.5:5560 --server-key ~/.zmqlog/backend.key \\"): (
+        run_across_tail
+    ),
+    ("python", "async with zmqlog.LogSubscriber("): run_across_forward,
 }
 
 

@@ -24,6 +24,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
 
 import zmqlog
+from tests.proxying import running_proxy
 from zmqlog import _security
 from zmqlog._cli import main
 
@@ -635,8 +636,19 @@ def test_half_configured_curve_is_refused(keys: Keys, context: zmq.Context[Any])
     """Options that cannot work alone say which option is missing."""
     with pytest.raises(zmqlog.UsageError, match="authorized_keys needs curve_secret_key_file"):
         zmqlog.AsyncPUBHandler("tcp://127.0.0.1:*", authorized_keys=keys.clients)
-    with pytest.raises(zmqlog.UsageError, match="needs curve_server_key_file"):
-        zmqlog.LogSubscriber("tcp://127.0.0.1:1", curve_secret_key_file=keys.alice[1])
+    with pytest.raises(zmqlog.UsageError, match="authorized_keys is for a publisher that is"):
+        zmqlog.AsyncPUBHandler(
+            "tcp://127.0.0.1:*",
+            bind=False,
+            curve_server_key_file=keys.server[0],
+            authorized_keys=keys.clients,
+        )
+    with pytest.raises(zmqlog.UsageError, match="authorized_keys is for a subscriber that is"):
+        zmqlog.LogSubscriber(
+            "tcp://127.0.0.1:1", curve_server_key_file=keys.server[0], authorized_keys=keys.clients
+        )
+    with pytest.raises(zmqlog.UsageError, match="authorized_keys needs curve_secret_key_file"):
+        zmqlog.LogSubscriber("tcp://127.0.0.1:1", bind=True, authorized_keys=keys.clients)
     own = context.socket(zmq.PUB)
     with pytest.raises(zmqlog.UsageError, match="set the CURVE options on your own socket"):
         zmqlog.AsyncPUBHandler(own, curve_secret_key_file=keys.server[1])
@@ -780,3 +792,110 @@ def test_secure_examples_talk_with_keys_from_the_cli(tmp_path: Path) -> None:
     lines = out.splitlines()
     assert len(lines) == 2
     assert all(line.split()[0] == "INFO" for line in lines)
+
+
+# -- publishers as CURVE clients ----------------------------------------------------
+
+
+@pytest.fixture
+def fan_in(tmp_path: Path) -> Keys:
+    """A collector's key pair, the publishers it admits, and one it does not."""
+    root = tmp_path / "fan-in"
+    return Keys(
+        server=zmqlog.generate_keypair(root / "collector", "collector"),
+        alice=zmqlog.generate_keypair(root / "publishers", "worker1"),
+        mallory=zmqlog.generate_keypair(root / "elsewhere", "intruder"),
+        rogue=zmqlog.generate_keypair(root / "elsewhere", "rogue"),
+        clients=root / "publishers",
+    )
+
+
+async def test_a_publisher_connects_encrypted_to_a_subscriber_that_is_the_server(
+    fan_in: Keys, logger: logging.Logger
+) -> None:
+    """A bound subscriber with a key pair of its own is the CURVE server: a publisher in
+    its allow-list connects as client and is heard; one not in it, or in plaintext, is not."""
+    async with zmqlog.LogSubscriber(
+        "tcp://127.0.0.1:*",
+        bind=True,
+        curve_secret_key_file=fan_in.server[1],
+        authorized_keys=fan_in.clients,
+    ) as sub:
+        endpoint = sub.endpoints[0]
+        listed = zmqlog.LogPublisher(
+            endpoint,
+            logger=logger,
+            bind=False,
+            curve_server_key_file=fan_in.server[0],
+            curve_secret_key_file=fan_in.alice[1],
+        )
+        intruder_log = logging.getLogger("zmqlog.tests.intruder")
+        intruder_log.propagate = False
+        unlisted = zmqlog.LogPublisher(
+            endpoint,
+            logger=intruder_log,
+            bind=False,
+            curve_server_key_file=fan_in.server[0],
+            curve_secret_key_file=fan_in.mallory[1],
+        )
+        plaintext = zmqlog.LogPublisher(endpoint, logger=intruder_log, bind=False)
+        async with listed, unlisted, plaintext:
+            await listed.wait_for_subscribers(1, timeout=5)
+            for _ in range(5):
+                intruder_log.warning("let me in")
+            logger.info("from a listed publisher")
+            with anyio.fail_after(5):
+                message = await sub.receive()
+            assert message.text == "from a listed publisher\n"
+            with anyio.move_on_after(0.3):  # nothing else comes through
+                extra = await sub.receive()
+                raise AssertionError(f"an unlisted publisher got through: {extra}")
+            assert unlisted.handler.subscriptions == 0
+            assert plaintext.handler.subscriptions == 0
+
+
+async def test_a_publisher_connects_encrypted_through_the_proxy_frontend(
+    fan_in: Keys, logger: logging.Logger
+) -> None:
+    """zmqlog proxy with --frontend-secret-key: a publisher that is its CURVE client
+    reaches a subscriber behind it."""
+    options = [
+        "--frontend-secret-key",
+        str(fan_in.server[1]),
+        "--frontend-authorized-keys",
+        str(fan_in.clients),
+    ]
+    async with (
+        running_proxy(options=options) as (_, frontend, backend),
+        zmqlog.LogSubscriber(backend) as sub,
+        zmqlog.LogPublisher(
+            frontend,
+            logger=logger,
+            bind=False,
+            curve_server_key_file=fan_in.server[0],
+            curve_secret_key_file=fan_in.alice[1],
+            wire_format="json",
+        ) as pub,
+    ):
+        await pub.wait_for_subscribers(1, timeout=10)
+        logger.info("through the proxy")
+        with anyio.fail_after(5):
+            message = await sub.receive()
+    assert message.record.getMessage() == "through the proxy"
+
+
+def test_a_plaintext_publisher_that_connects_across_the_network_is_warned(
+    context: zmq.Context[Any], zmqlog_warnings: list[logging.LogRecord]
+) -> None:
+    """Sending logs unencrypted to another host says so, once, with the fix."""
+    sock = context.socket(zmq.XPUB)
+    try:
+        # Only the warning is under test: nothing is connected.
+        zmqlog._security.ServerSecurity().apply(sock, "tcp://192.0.2.7:5559", bind=False)
+    finally:
+        sock.close(linger=0)
+    assert [r.getMessage() for r in zmqlog_warnings] == [
+        "zmqlog is sending logs unencrypted to tcp://192.0.2.7:5559, across the network; "
+        "enable CURVE with curve_server_key_file= (the peer's public key) and "
+        "curve_secret_key_file="
+    ]

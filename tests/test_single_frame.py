@@ -17,6 +17,7 @@ import zmq.asyncio
 
 from tests.conftest import held_drain
 from zmqlog import AsyncPUBHandler, LogMessage, LogPublisher, LogSubscriber, wire
+from zmqlog._drain import pyzmq_send
 
 TCP = "tcp://127.0.0.1:*"
 FORMAT = "%(name)s %(levelname)s %(pathname)s %(lineno)d %(funcName)s %(message)s"
@@ -190,7 +191,7 @@ def test_a_refused_single_frame_is_held_and_sent_later(
     try:
         with held_drain(handler):
             logger.info("queued before anyone listens")
-            handler._drain.run_now()  # the round this thread runs meets the refusal
+            handler._drain.round(pyzmq_send)  # the round this thread runs is refused
             assert handler._drain.pending == (b"shop.INFO: queued before anyone listens\n",)
         pull.connect("inproc://pending")
         handler.flush()
@@ -268,9 +269,12 @@ def test_encode_returns_the_one_frame(context: zmq.Context[zmq.Socket[bytes]]) -
 
 
 def test_single_frame_must_be_a_bool(context: zmq.Context[zmq.Socket[bytes]]) -> None:
-    """A typo'd value is refused, naming the option, before a socket exists."""
+    """A typo'd value is refused, naming the option, before a socket exists (by
+    LogPublisher when it is made, not at `async with`)."""
     with pytest.raises(TypeError, match="single_frame must be True or False, not 'yes'"):
         AsyncPUBHandler("inproc://typo", context, single_frame="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="single_frame must be True or False, not 1"):
+        LogPublisher("inproc://typo", context=context, single_frame=1)  # type: ignore[arg-type]
 
 
 async def test_dict_config_turns_single_frames_on(

@@ -307,10 +307,23 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 def _check(commands: dict[str, argparse.ArgumentParser], args: argparse.Namespace) -> None:
     """Refuse what argparse cannot see alone, as argparse would: usage, one line, exit 2."""
     command = commands[args.command]
-    if args.command == "tail" and args.curve_secret_key_file and not args.curve_server_key_file:
+    if args.command == "tail" and not args.curve_server_key_file:
+        # Without the publisher's key, tail can only be the CURVE server itself.
+        if args.curve_secret_key_file and not args.bind:
+            command.error(
+                "--secret-key without --server-key makes tail the CURVE server, which "
+                "publishers connect to: add --bind, or give the publisher's NAME.key "
+                "with --server-key to connect to it"
+            )
+        if args.authorized_keys and not args.curve_secret_key_file:
+            command.error(
+                "--authorized-keys needs --secret-key (and --bind): publishers are "
+                "admitted by their CURVE keys, so tail needs a key pair of its own"
+            )
+    if args.command == "tail" and args.curve_server_key_file and args.authorized_keys:
         command.error(
-            "--secret-key needs --server-key: a CURVE client must know the "
-            "publisher's public key (its NAME.key file)"
+            "--authorized-keys is for a tail that is the CURVE server (--bind --secret-key); "
+            "with --server-key it is the publisher's client, and the publisher decides"
         )
     if args.command == "keys":
         name: str = args.name
@@ -339,6 +352,7 @@ def _tail(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         curve_server_key_file=args.curve_server_key_file,
         curve_secret_key_file=args.curve_secret_key_file,
+        authorized_keys=args.authorized_keys,
     )
     if isinstance(sys.stdout, io.TextIOWrapper):
         # What UTF-8 (or the terminal's encoding) cannot carry, such as a lone

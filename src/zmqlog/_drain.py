@@ -9,8 +9,9 @@ runs the rounds waits for the socket or for the deadline (:meth:`Drain.deadline`
 
 Who runs the rounds is not this module's business: an asyncio task on the program's
 event loop, a thread when no loop runs, or ``flush()``/``close()`` on the caller's
-thread (see :mod:`zmqlog._runners`). Whoever it is holds :attr:`Drain.lock` for the
-round: ZeroMQ sockets are not thread-safe, and records must be rendered in order.
+thread (see :mod:`zmqlog._runners`). Whoever it is holds the drain for the round
+(:meth:`Drain.acquire`): ZeroMQ sockets are not thread-safe, records must be rendered
+in order, and a message's two frames must follow each other.
 """
 
 from __future__ import annotations
@@ -29,18 +30,32 @@ from zmqlog._queue import RecordQueue
 from zmqlog._records import Item, Pinned
 from zmqlog._render import Renderer, truncate
 
-__all__ = ["BATCH", "Drain"]
+__all__ = ["BATCH", "Drain", "Send", "pyzmq_send"]
 
 BATCH: Final = 1000
 """Records sent per round: a backlog of 100,000 records must not hold the loop (or the
 socket's lock) for the whole of its flush."""
 
+_FLUSH_BATCH: Final = 100
+"""Records per round while a flush runs against its deadline, which it checks between
+rounds: a slow formatter must not carry it far past ``flush_timeout``."""
+
+# The depth a drop report is rendered at: past the deepest any record is published at.
+_REPORT_DEPTH: Final = 1 << 30
+
+# A round looks at the clock every _CHUNK records and ends after _ROUND_TIME seconds.
+_CHUNK: Final = 16
+_ROUND_TIME: Final = 0.005
+
 _LogRecord: Final = logging.LogRecord
 _SNDMORE_NOBLOCK: Final = zmq.SNDMORE | zmq.NOBLOCK
 
-# The compiled send under pyzmq's Python wrapper: for a bytes frame the wrapper only
-# adds checks we do not need, and costs as much again as the send itself.
-_send: Final[Callable[..., Any]] = getattr(zmq.backend, "Socket", zmq.Socket).send
+Send = Callable[[zmq.Socket[Any], bytes, int], None]
+"""Send one frame on a socket, as pyzmq's ``Socket.send`` does for bytes."""
+
+pyzmq_send: Final[Send] = getattr(zmq.backend, "Socket", zmq.Socket).send
+"""pyzmq's compiled send, under its Python wrapper: for a bytes frame the wrapper only
+adds checks the drain does not need, and costs as much again as the send itself."""
 
 # Not failures: the socket is full (Again), or a signal interrupted the call.
 _RETRY: Final = (zmq.Again, zmq.error.InterruptedSystemCall)
@@ -60,15 +75,20 @@ class Drain:
 
     __slots__ = (
         "_blocked_since",
+        "_flushing",
+        "_lock",
         "_queue",
         "_renderer",
         "_report_error",
+        "_rest",
         "_send_timeout",
         "_single",
         "_socket",
+        "deferred",
         "failure",
-        "lock",
+        "owner",
         "pending",
+        "rounds",
         "stop_deadline",
     )
 
@@ -86,20 +106,64 @@ class Drain:
         self._renderer = renderer
         self._send_timeout = send_timeout
         self._report_error = report_error
-        self.lock = threading.RLock()
-        """Held by whoever runs a round: one renderer at a time. Re-entrant, so that a
-        close() made from inside a round (a formatter, a signal handler) cannot hang."""
+        # An RLock only to know, atomically, whether this thread holds it (a signal
+        # handler may run between any two steps of the thread it interrupts): it is
+        # never taken twice (see acquire()).
+        self._lock = threading.RLock()
+        self._flushing: set[int] = set()  # threads inside flush(), waiting or sending
+        self.owner: int | None = None
+        """The thread holding the drain, if any."""
+        self.deferred: Callable[[], object] | None = None
+        """Work that had to wait until the drain is released: a close() asked for, from
+        a signal handler or a formatter, by the very thread that holds it."""
         self.pending: tuple[bytes, ...] | None = None
         """The message the socket refused last (its one or two frames), sent before
         anything else."""
         # One test per round: the two-frame loop stays as it was, with none per record.
         self._single = renderer.single_frame
+        self._rest: bytes | None = None
         self._blocked_since: float | None = None
         self.stop_deadline: float | None = None
         """When set, the time by which the drain must be done: the handler is closing."""
         self.failure: zmq.ZMQError | None = None
         """The error that made the socket unusable (closed by its owner, context
         terminated), after which every record is dropped and counted."""
+        self.rounds = 0
+        """Rounds run so far: how a watcher tells that a drain makes progress."""
+
+    # -- holding the drain ------------------------------------------------------------
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the drain for a round; False if it is busy, or if this thread holds it.
+
+        Not re-entrant on purpose: a signal handler or a formatter that flushes while
+        this thread is between a message's two frames must not send a message in the
+        middle of it. Such a nested caller gets False, and the records are sent by the
+        outer round anyway.
+        """
+        lock = self._lock
+        if lock._is_owned():  # type: ignore[attr-defined]
+            return False
+        if not lock.acquire(blocking, timeout):
+            return False
+        self.owner = threading.get_ident()
+        return True
+
+    def held_here(self) -> bool:
+        """Whether the calling thread holds the drain (it is inside a round or a flush
+        that a signal handler or a formatter interrupted)."""
+        return bool(self._lock._is_owned())  # type: ignore[attr-defined]
+
+    def release(self) -> None:
+        """Let go of the drain, then do what was deferred until then."""
+        self.owner = None
+        self._lock.release()
+        deferred = self.deferred
+        if deferred is not None:
+            self.deferred = None
+            deferred()
+
+    # -- the state of the pending message --------------------------------------------
 
     @property
     def blocked(self) -> bool:
@@ -109,7 +173,7 @@ class Drain:
     @property
     def in_flight(self) -> int:
         """Records out of the queue but not yet taken by ZeroMQ."""
-        return self.pending is not None
+        return (self.pending is not None) + (self._rest is not None)
 
     def deadline(self) -> float | None:
         """When a blocked drain stops waiting: the pending message's send timeout, or
@@ -139,60 +203,70 @@ class Drain:
 
     # -- one round --------------------------------------------------------------------
 
-    def round(self) -> bool:
-        """Run one round (the caller holds :attr:`lock`); True if a backlog remains."""
-        queue = self._queue
-        queue.consumer_thread = threading.get_ident()
+    def round(self, send: Send, limit: int = BATCH) -> bool:
+        """Run one round of up to *limit* records (the caller holds the drain); True if
+        a backlog remains."""
+        self.rounds += 1
+        if self.failure is not None:
+            self._count_lost()
+            return False
+        if self._socket.closed:
+            return False  # closed by a closer that gave up waiting for this round
         try:
-            if self.failure is not None:
-                self._count_lost()
-                return False
-            if self._socket.closed:
-                return False  # closed by a closer that gave up waiting for this round
-            try:
-                more = self._send_singles() if self._single else self._send_batch()
-                more = self._socket.read_subscriptions() or more
-                if not more and queue.unreported and self._blocked_since is None:
-                    self._report_drops()
-            except _RETRY:
-                more = True
-            except zmq.ZMQError as error:
-                self._fail(error)
-                return False
-            return more
-        finally:
-            queue.consumer_thread = None
+            if self._single:
+                more = self._send_singles(send, limit)
+            else:
+                more = self._send_batch(send, limit)
+            more = self._socket.read_subscriptions() or more
+            if not more and self._queue.unreported and self._blocked_since is None:
+                self._report_drops(send)
+        except _RETRY:
+            more = True
+        except zmq.ZMQError as error:
+            self._fail(error)
+            return False
+        return more
 
-    def run_now(self) -> None:
-        """Run rounds until the queue is empty or the socket refuses; never waits."""
-        with self.lock:
-            while self.round():
-                pass
-
-    def flush(self, deadline: float) -> None:
+    def flush(self, deadline: float, send: Send) -> None:
         """Send everything queued, waiting on this thread while the socket refuses.
 
-        Gives up at *deadline* (``time.monotonic()``), leaving what is left queued.
-        Never runs on an event loop's thread: it may sleep.
+        Gives up at *deadline* (``time.monotonic()``), leaving what is left queued, and
+        returns at once if this thread holds the drain already (a flush from a signal
+        handler or a formatter: the round in progress sends the records). Never runs
+        on an event loop's thread: it may sleep.
         """
+        me = threading.get_ident()
+        if me in self._flushing:
+            return  # a signal handler that flushes while this thread flushes: it is
+        self._flushing.add(me)
+        try:
+            self._flush(deadline, send)
+        finally:
+            self._flushing.discard(me)
+
+    def _flush(self, deadline: float, send: Send) -> None:
         pause = 0.001
         while True:
             remaining = deadline - time.monotonic()
-            if not self.lock.acquire(timeout=max(remaining, 0)):
-                return  # another thread is sending; it sends these too
+            if remaining <= 0 or not self.acquire(timeout=remaining):
+                return  # out of time, or nested, or another thread is sending these
             try:
-                while self.round():
-                    pass
+                while self.round(send, _FLUSH_BATCH):
+                    if time.monotonic() >= deadline:
+                        return
                 until = self.deadline()
             finally:
-                self.lock.release()
+                self.release()
             now = time.monotonic()
             if until is None or now >= deadline:
                 return
             if now >= until:
-                with self.lock:
-                    if self.expire(now):
-                        return  # the stop deadline passed: the closer counts the rest
+                if self.acquire(timeout=max(0.0, deadline - now)):
+                    try:
+                        if self.expire(now):
+                            return  # the stop deadline passed: the closer counts the rest
+                    finally:
+                        self.release()
                 continue
             # XPUB always reports POLLOUT, so there is nothing to wait on: back off.
             time.sleep(min(pause, until - now, deadline - now))
@@ -200,263 +274,365 @@ class Drain:
 
     def abandon(self, why: str) -> int:
         """Count what is still queued or held as dropped, say so on stderr, return it."""
-        held = self.pending is not None
-        self.pending = None
-        self._blocked_since = None
-        if held:
-            self._queue.drop()
-        left = self._queue.abandon() + held
+        left = self._count_lost()
         if left:
             print(f"zmqlog: {left} log record(s) were not published: {why}", file=sys.stderr)
         return left
 
     def after_fork(self) -> None:
         """In a forked child: forget the parent's pending message and its lock."""
-        self.lock = threading.RLock()
+        self._lock = threading.RLock()
+        self._flushing = set()
+        self.owner = None
+        self.deferred = None
         self.pending = None
+        self._rest = None
         self._blocked_since = None
 
     # -- the parts of a round ---------------------------------------------------------
 
-    def _send_batch(self) -> bool:
-        """Send up to one batch of queued records; return True if more are waiting."""
+    def _send_batch(self, send: Send, limit: int) -> bool:
+        """Send up to *limit* queued records; return True if more are waiting."""
         queue = self._queue
+        sock = self._socket.sync
+        renderer = self._renderer
+        rest = self._rest
+        if rest is not None:
+            # A message whose first frame went out before an interruption: finish it.
+            send(sock, rest, zmq.NOBLOCK)
+            self._rest = None
+            queue.sent += 1
+            renderer.accepted()
         if self.pending is not None:
-            if not self._send_frames(self.pending):
+            if not self._send_frames(send, self.pending):
                 return False
             self.pending = None
-            self._queue.sent += 1
-        renderer = self._renderer
+            queue.sent += 1
         items = queue.items
-        sock = self._socket.sync
-        send = _send
         log_record = _LogRecord
         settings = renderer.drained
         fast = settings.fast
         templates = renderer.templates
         json = renderer.json
-        limit = renderer.max_payload
+        maximum = renderer.max_payload
         more, last, again = _SNDMORE_NOBLOCK, zmq.NOBLOCK, zmq.Again
+        # Set only while the drain runs code of the application's (a formatter of its
+        # own, a record class's getMessage(), its handleError): a record logged from
+        # there comes from the drain's own work. pyzmq's formats and logging's stock
+        # Formatter run none, so a signal handler that logs meanwhile is not mistaken
+        # for the drain logging.
+        me = threading.get_ident()
+        clock = time.perf_counter
         sent = freed = 0
         try:
-            for _ in range(BATCH):
-                try:
-                    item = items.popleft()
-                except IndexError:
-                    return False
-                try:
-                    if type(item) is log_record:
-                        record = item
-                        entry = fast.get(record.levelno)
-                        if entry is None:
-                            entry = settings.fast_entry(record.levelno)
-                        template: str | None = ""
-                        if (
-                            entry[0] is record.levelname
-                            and not (record.exc_info or record.exc_text or record.stack_info)
-                            # extra={"topic": ...}; getattr, since reading __dict__ would
-                            # build a dict for every record (CPython 3.11+ keeps a plain
-                            # instance's attributes without one until it is asked for).
-                            and getattr(record, "topic", None) is None
-                        ):
-                            template = templates.get(record.msg)
-                            if template is None:
-                                template = renderer.template(record)
-                        if template:
-                            # pyzmq's INFO format, "%(message)s\n", rendered directly: the
-                            # same bytes Formatter.format makes, at a fraction of the cost.
-                            args = record.args
-                            text = template % args if args else template
-                            try:
-                                payload = text.encode()
-                            except UnicodeEncodeError:  # lone surrogates
-                                payload = text.encode("utf-8", "backslashreplace")
-                            if len(payload) > limit:
-                                payload = truncate(payload, limit)
-                            topic = entry[1]
+            # In chunks, to look at the clock between them: a round stops after a few
+            # milliseconds, so that a slow formatter, or a thread that keeps the GIL
+            # from this one, cannot hold the loop (or the drain) for long.
+            stop_at = clock() + _ROUND_TIME
+            for _ in range(-(-limit // _CHUNK)):
+                if clock() > stop_at:
+                    return bool(items)
+                for _ in range(_CHUNK):
+                    try:
+                        item = items.popleft()
+                    except IndexError:
+                        return False
+                    try:
+                        if type(item) is log_record:
+                            record = item
+                            entry = fast.get(record.levelno)
+                            if entry is None:
+                                entry = settings.fast_entry(record.levelno)
+                            template: str | None = ""
+                            if (
+                                entry[0] is record.levelname
+                                and not (record.exc_info or record.exc_text or record.stack_info)
+                                # extra={"topic": ...}; getattr, since reading __dict__ would
+                                # build a dict for every record (CPython 3.11+ keeps a plain
+                                # instance's attributes without one until it is asked for).
+                                and getattr(record, "topic", None) is None
+                            ):
+                                template = templates.get(record.msg)
+                                if template is None:
+                                    template = renderer.template(record)
+                            if template:
+                                # pyzmq's INFO format, "%(message)s\n", rendered directly: the
+                                # same bytes Formatter.format makes, at a fraction of the cost.
+                                args = record.args
+                                text = template % args if args else template
+                                try:
+                                    payload = text.encode()
+                                except UnicodeEncodeError:  # lone surrogates
+                                    payload = text.encode("utf-8", "backslashreplace")
+                                if len(payload) > maximum:
+                                    payload = truncate(payload, maximum)
+                                topic = entry[1]
+                            else:
+                                if not settings.is_stock(record.levelno):
+                                    queue.consumer_thread = me
+                                topic, payload = renderer.encode(record, settings, owned=False)
+                                queue.consumer_thread = None
+                        elif isinstance(item, Pinned):
+                            record = item.record
+                            freed += item.size
+                            pinned = item.settings
+                            if pinned is not settings and pinned is renderer.current:
+                                # The settings in force now: records queued bare from here
+                                # on were logged under them.
+                                settings = renderer.drained = pinned
+                                fast = settings.fast
+                            if not pinned.is_stock(record.levelno):
+                                queue.consumer_thread = me
+                                queue.render_depth = item.depth
+                            topic, payload = renderer.encode(record, pinned, owned=item.owned)
+                            queue.consumer_thread = None
+                            queue.render_depth = 0
                         else:
+                            # A LogRecord subclass, whose getMessage() may differ: the
+                            # level's formatter renders it.
+                            record = item
+                            queue.consumer_thread = me
                             topic, payload = renderer.encode(record, settings, owned=False)
-                    elif isinstance(item, Pinned):
-                        record = item.record
-                        freed += item.size
-                        pinned = item.settings
-                        if pinned is not settings and pinned is renderer.current:
-                            # The settings in force now: records queued bare from here
-                            # on were logged under them.
-                            settings = renderer.drained = pinned
-                            fast = settings.fast
-                        topic, payload = renderer.encode(record, pinned, owned=item.owned)
-                    else:
-                        # A LogRecord subclass, whose getMessage() may differ: the
-                        # level's formatter renders it.
-                        record = item
-                        topic, payload = renderer.encode(record, settings, owned=False)
-                except Exception:
-                    queue.fail()
-                    self._report_error(record)
-                    continue
-                try:
-                    send(sock, topic, more)
-                except again:
-                    self.pending = (topic, payload)
-                    self._blocked_since = time.monotonic()
-                    return False
-                except BaseException:
-                    # Failed or interrupted before ZeroMQ took any of it: held, so that
-                    # it is sent or counted like any refused message.
-                    self.pending = (topic, payload)
-                    raise
-                send(sock, payload, last)  # never refused once the first part is taken
-                sent += 1
-                if json:
-                    renderer.seq += 1
+                            queue.consumer_thread = None
+                    except Exception:
+                        queue.fail()
+                        queue.consumer_thread = me
+                        self._report_error(record)
+                        queue.consumer_thread = None
+                        continue
+                    try:
+                        send(sock, topic, more)
+                    except again:
+                        self.pending = (topic, payload)
+                        self._blocked_since = time.monotonic()
+                        return False
+                    except BaseException:
+                        # Failed or interrupted before ZeroMQ took any of it: held, so that
+                        # it is sent or counted like any refused message.
+                        self.pending = (topic, payload)
+                        raise
+                    try:
+                        send(sock, payload, last)  # never refused once the first part is taken
+                    except zmq.ZMQError:
+                        queue.drop()  # half sent on a socket that failed: lost, and counted
+                        raise
+                    except BaseException:
+                        self._rest = payload  # interrupted between the frames: next round
+                        raise
+                    sent += 1
+                    if json:
+                        renderer.seq += 1
             self._blocked_since = None
             return bool(items)
         finally:
+            queue.consumer_thread = None
+            queue.render_depth = 0
             queue.sent += sent
             if freed:
                 queue.nbytes -= freed
 
-    def _send_singles(self) -> bool:
+    def _send_singles(self, send: Send, limit: int) -> bool:
         """:meth:`_send_batch` for single frames (``single_frame=True``).
 
         The same loop, record for record, but for the send: one frame, the topic's
-        prefix joined to the payload. Two loops rather than a test per record keep
-        the default two-frame path as fast as it was.
+        prefix joined to the payload, which ZeroMQ takes whole or not at all (so no
+        message is ever half sent). Two loops rather than a test per record keep the
+        default two-frame path as it was; a change to one belongs in the other.
         """
         queue = self._queue
+        sock = self._socket.sync
+        renderer = self._renderer
         if self.pending is not None:
-            if not self._send_frames(self.pending):
+            if not self._send_frames(send, self.pending):
                 return False
             self.pending = None
-            self._queue.sent += 1
-        renderer = self._renderer
+            queue.sent += 1
         items = queue.items
-        sock = self._socket.sync
-        send = _send
         log_record = _LogRecord
         settings = renderer.drained
         fast = settings.fast
         templates = renderer.templates
         json = renderer.json
-        limit = renderer.max_payload
+        maximum = renderer.max_payload
         last, again = zmq.NOBLOCK, zmq.Again
+        # Set only while the drain runs code of the application's (a formatter of its
+        # own, a record class's getMessage(), its handleError): a record logged from
+        # there comes from the drain's own work. pyzmq's formats and logging's stock
+        # Formatter run none, so a signal handler that logs meanwhile is not mistaken
+        # for the drain logging.
+        me = threading.get_ident()
+        clock = time.perf_counter
         sent = freed = 0
         try:
-            for _ in range(BATCH):
-                try:
-                    item = items.popleft()
-                except IndexError:
-                    return False
-                try:
-                    if type(item) is log_record:
-                        record = item
-                        entry = fast.get(record.levelno)
-                        if entry is None:
-                            entry = settings.fast_entry(record.levelno)
-                        template: str | None = ""
-                        if (
-                            entry[0] is record.levelname
-                            and not (record.exc_info or record.exc_text or record.stack_info)
-                            and getattr(record, "topic", None) is None  # see _send_batch
-                        ):
-                            template = templates.get(record.msg)
-                            if template is None:
-                                template = renderer.template(record)
-                        if template:
-                            args = record.args
-                            text = template % args if args else template
-                            try:
-                                payload = text.encode()
-                            except UnicodeEncodeError:  # lone surrogates
-                                payload = text.encode("utf-8", "backslashreplace")
-                            if len(payload) > limit:
-                                payload = truncate(payload, limit)
-                            frame = entry[1] + payload  # the escaped topic and ": "
+            # In chunks, to look at the clock between them: a round stops after a few
+            # milliseconds, so that a slow formatter, or a thread that keeps the GIL
+            # from this one, cannot hold the loop (or the drain) for long.
+            stop_at = clock() + _ROUND_TIME
+            for _ in range(-(-limit // _CHUNK)):
+                if clock() > stop_at:
+                    return bool(items)
+                for _ in range(_CHUNK):
+                    try:
+                        item = items.popleft()
+                    except IndexError:
+                        return False
+                    try:
+                        if type(item) is log_record:
+                            record = item
+                            entry = fast.get(record.levelno)
+                            if entry is None:
+                                entry = settings.fast_entry(record.levelno)
+                            template: str | None = ""
+                            if (
+                                entry[0] is record.levelname
+                                and not (record.exc_info or record.exc_text or record.stack_info)
+                                # extra={"topic": ...}; getattr, since reading __dict__ would
+                                # build a dict for every record (CPython 3.11+ keeps a plain
+                                # instance's attributes without one until it is asked for).
+                                and getattr(record, "topic", None) is None
+                            ):
+                                template = templates.get(record.msg)
+                                if template is None:
+                                    template = renderer.template(record)
+                            if template:
+                                # pyzmq's INFO format, "%(message)s\n", rendered directly: the
+                                # same bytes Formatter.format makes, at a fraction of the cost.
+                                args = record.args
+                                text = template % args if args else template
+                                try:
+                                    payload = text.encode()
+                                except UnicodeEncodeError:  # lone surrogates
+                                    payload = text.encode("utf-8", "backslashreplace")
+                                if len(payload) > maximum:
+                                    payload = truncate(payload, maximum)
+                                frame = entry[1] + payload  # the escaped topic and ": "
+                            else:
+                                if not settings.is_stock(record.levelno):
+                                    queue.consumer_thread = me
+                                frame = renderer.encode_frame(record, settings, owned=False)
+                                queue.consumer_thread = None
+                        elif isinstance(item, Pinned):
+                            record = item.record
+                            freed += item.size
+                            pinned = item.settings
+                            if pinned is not settings and pinned is renderer.current:
+                                # The settings in force now: records queued bare from here
+                                # on were logged under them.
+                                settings = renderer.drained = pinned
+                                fast = settings.fast
+                            if not pinned.is_stock(record.levelno):
+                                queue.consumer_thread = me
+                                queue.render_depth = item.depth
+                            frame = renderer.encode_frame(record, pinned, owned=item.owned)
+                            queue.consumer_thread = None
+                            queue.render_depth = 0
                         else:
+                            # A LogRecord subclass, whose getMessage() may differ: the
+                            # level's formatter renders it.
+                            record = item
+                            queue.consumer_thread = me
                             frame = renderer.encode_frame(record, settings, owned=False)
-                    elif isinstance(item, Pinned):
-                        record = item.record
-                        freed += item.size
-                        pinned = item.settings
-                        if pinned is not settings and pinned is renderer.current:
-                            settings = renderer.drained = pinned
-                            fast = settings.fast
-                        frame = renderer.encode_frame(record, pinned, owned=item.owned)
-                    else:
-                        record = item
-                        frame = renderer.encode_frame(record, settings, owned=False)
-                except Exception:
-                    queue.fail()
-                    self._report_error(record)
-                    continue
-                try:
-                    send(sock, frame, last)
-                except again:
-                    self.pending = (frame,)
-                    self._blocked_since = time.monotonic()
-                    return False
-                except BaseException:
-                    self.pending = (frame,)
-                    raise
-                sent += 1
-                if json:
-                    renderer.seq += 1
+                            queue.consumer_thread = None
+                    except Exception:
+                        queue.fail()
+                        queue.consumer_thread = me
+                        self._report_error(record)
+                        queue.consumer_thread = None
+                        continue
+                    try:
+                        send(sock, frame, last)
+                    except again:
+                        self.pending = (frame,)
+                        self._blocked_since = time.monotonic()
+                        return False
+                    except BaseException:
+                        self.pending = (frame,)  # as in _send_batch: sent or counted later
+                        raise
+                    sent += 1
+                    if json:
+                        renderer.seq += 1
             self._blocked_since = None
             return bool(items)
         finally:
+            queue.consumer_thread = None
+            queue.render_depth = 0
             queue.sent += sent
             if freed:
                 queue.nbytes -= freed
 
-    def _send_frames(self, frames: tuple[bytes, ...]) -> bool:
-        """Send held *frames*; False if the socket still refuses them."""
-        if not self._offer(frames):
+    def _send_frames(self, send: Send, frames: tuple[bytes, ...]) -> bool:
+        """Send held *frames* (one or two); False if the socket still refuses them."""
+        sock = self._socket.sync
+        try:
+            send(sock, frames[0], _SNDMORE_NOBLOCK if len(frames) > 1 else zmq.NOBLOCK)
+        except zmq.Again:
             if self._blocked_since is None:
                 self._blocked_since = time.monotonic()
             return False
+        if len(frames) == 1:
+            self._blocked_since = None
+            self._renderer.accepted()
+            return True
+        try:
+            send(sock, frames[1], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self.pending = None
+            self._queue.drop()
+            raise
+        except BaseException:
+            self.pending = None
+            self._rest = frames[1]
+            raise
         self._blocked_since = None
         self._renderer.accepted()
         return True
 
-    def _offer(self, frames: tuple[bytes, ...]) -> bool:
-        """Send one message of one or two frames; False if the socket refuses it."""
-        sock = self._socket.sync
-        try:
-            _send(sock, frames[0], _SNDMORE_NOBLOCK if len(frames) > 1 else zmq.NOBLOCK)
-        except zmq.Again:
-            return False
-        if len(frames) > 1:
-            _send(sock, frames[1], zmq.NOBLOCK)  # never refused once the first is taken
-        return True
-
-    def _report_drops(self) -> None:
+    def _report_drops(self, send: Send) -> None:
         """Publish one WARNING saying how many records were lost since the last one."""
         queue = self._queue
         count = queue.unreported
         if queue.items or self.pending is not None or self._socket.closed:
             return
-        if not self._offer(self._renderer.drop_report(count)):
+        # The WARNING formatter may be the application's, and log: what it logs is as
+        # deep as can be, so dropped (and not reported, or reports would feed reports).
+        queue.consumer_thread = threading.get_ident()
+        queue.render_depth = _REPORT_DEPTH
+        try:
+            frames = self._renderer.drop_report(count)
+        finally:
+            queue.consumer_thread = None
+            queue.render_depth = 0
+        sock = self._socket.sync
+        try:
+            send(sock, frames[0], _SNDMORE_NOBLOCK if len(frames) > 1 else zmq.NOBLOCK)
+        except zmq.Again:
             return  # try again after the next batch; the sequence number is not used up
+        if len(frames) > 1:
+            send(sock, frames[1], zmq.NOBLOCK)
         queue.sent += 1
         self._renderer.accepted()
         queue.reported(count)
 
     def _fail(self, error: zmq.ZMQError) -> None:
-        """The socket cannot be used any more: say so once, and count every record."""
+        """The socket cannot be used any more: say so once, count every record, and
+        close the socket if the handler made it (its context's ``term()`` waits for
+        that)."""
         self.failure = error
         self._queue.close()
         lost = self._count_lost()
+        self._socket.close(force=True)
+        lost_text = f"{lost} queued log record(s) were not published, and " if lost else ""
         print(
-            f"zmqlog: the handler's socket failed ({error}); {lost} queued log record(s) "
-            "were not published, and later ones are dropped and counted",
+            f"zmqlog: the handler's socket failed ({error}); {lost_text}records logged "
+            "from now on are dropped and counted",
             file=sys.stderr,
         )
 
     def _count_lost(self) -> int:
-        held = self.pending is not None
+        held = (self.pending is not None) + (self._rest is not None)
         self.pending = None
+        self._rest = None
         self._blocked_since = None
         if held:
-            self._queue.drop()
+            self._queue.drop(held)
         return self._queue.abandon() + held

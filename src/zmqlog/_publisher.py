@@ -11,6 +11,7 @@ import zmq
 import zmq.asyncio
 
 from zmqlog._handler import AsyncPUBHandler
+from zmqlog._options import check_publisher
 from zmqlog._queue import HandlerStats, Overflow
 from zmqlog._security import AuthorizedKeys, KeyPath
 from zmqlog.exceptions import UsageError
@@ -55,6 +56,9 @@ class LogPublisher:
         curve_secret_key_file: the publisher's ``NAME.key_secret``: encrypt with CURVE.
         authorized_keys: the subscribers allowed in (a directory of ``.key`` files or
             Z85 public keys); without it any client key is accepted.
+        curve_server_key_file: connect (``bind=False``) as a CURVE client of the server
+            holding that key, a ``zmqlog proxy`` frontend or a subscriber acting as
+            server, with *curve_secret_key_file* as this publisher's own key pair.
         max_queue, max_queue_bytes, overflow, lossless, send_timeout, heartbeat,
         max_payload: see
             :class:`AsyncPUBHandler`.
@@ -86,15 +90,47 @@ class LogPublisher:
         max_payload: int = 1 << 20,
         curve_secret_key_file: KeyPath | None = None,
         authorized_keys: AuthorizedKeys | None = None,
+        curve_server_key_file: KeyPath | None = None,
         wire_format: WireFormat = "text",
         single_frame: bool = False,
     ) -> None:
-        if wire_format not in ("text", "json"):
-            raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
+        if isinstance(endpoint, bytes):
+            endpoint = endpoint.decode("utf-8")
         if not isinstance(endpoint, str):
             raise UsageError(
                 f"endpoint must be a string such as 'tcp://127.0.0.1:5555', not {endpoint!r}"
             )
+        # Checked now, as the handler will check them on entry (key files included),
+        # so that a mistake is reported where the publisher is made.
+        check_publisher(
+            endpoint,
+            root_topic=root_topic,
+            sndhwm=sndhwm,
+            linger=linger,
+            max_queue=max_queue,
+            max_queue_bytes=max_queue_bytes,
+            overflow=overflow,
+            send_timeout=send_timeout,
+            heartbeat=heartbeat,
+            max_payload=max_payload,
+            flush_timeout=flush_timeout,
+            curve_secret_key_file=curve_secret_key_file,
+            authorized_keys=authorized_keys,
+            curve_server_key_file=curve_server_key_file,
+            wire_format=wire_format,
+            single_frame=single_frame,
+        )
+        if logger is not None and not isinstance(logger, (logging.Logger, str)):
+            raise TypeError(
+                f"logger must be a logging.Logger, a logger's name or None, not "
+                f"{type(logger).__name__}"
+            )
+        if isinstance(level, str) and not isinstance(logging.getLevelName(level), int):
+            raise UsageError(
+                f"level must be a level name such as 'INFO' or a number, not {level!r}"
+            )
+        if not isinstance(level, (int, str)) or isinstance(level, bool):
+            raise TypeError(f"level must be a level name or a number, not {type(level).__name__}")
         self._endpoint = endpoint
         self._logger = logger if isinstance(logger, logging.Logger) else logging.getLogger(logger)
         self._level = level
@@ -119,6 +155,7 @@ class LogPublisher:
             max_payload=max_payload,
             curve_secret_key_file=curve_secret_key_file,
             authorized_keys=authorized_keys,
+            curve_server_key_file=curve_server_key_file,
             wire_format=wire_format,
             single_frame=single_frame,
         )
@@ -181,5 +218,8 @@ class LogPublisher:
         """Wait until *n* subscriptions are active; return how many are.
 
         See :meth:`AsyncPUBHandler.wait_for_subscribers`.
+
+        Raises:
+            TimeoutError: fewer than *n* arrived within *timeout* seconds.
         """
         return await self.handler.wait_for_subscribers(n, timeout)

@@ -20,7 +20,7 @@ from typing import Any, Final, cast
 import zmq
 
 from zmqlog._aio import events, set_keepalive
-from zmqlog._security import ServerSecurity
+from zmqlog._security import Security, ServerSecurity
 from zmqlog.exceptions import UsageError
 
 __all__ = ["SENDING_TYPES", "PublisherSocket"]
@@ -90,7 +90,7 @@ class _Recipe:
         linger_ms: int,
         lossless: bool,
         heartbeat: float | None,
-        security: ServerSecurity,
+        security: Security,
     ) -> None:
         self.bind = bind
         self.sndhwm = sndhwm
@@ -158,7 +158,7 @@ class PublisherSocket:
         owns_socket: bool,
         owns_context: bool,
         linger_ms: int,
-        security: ServerSecurity,
+        security: Security,
     ) -> None:
         self.socket = socket
         """The socket as given or made (pyzmq's ``PUBHandler.socket``)."""
@@ -199,7 +199,7 @@ class PublisherSocket:
         linger_ms: int,
         lossless: bool,
         heartbeat: float | None,
-        security: ServerSecurity,
+        security: Security,
     ) -> PublisherSocket:
         """Make an XPUB socket, configure it and bind (or connect) it to *endpoint*.
 
@@ -372,14 +372,15 @@ class PublisherSocket:
 
     # -- the end -----------------------------------------------------------------------
 
-    def close(self, until: float | None = None) -> None:
+    def close(self, until: float | None = None, *, force: bool = False) -> None:
         """Close the socket if it is ours, and stop authorizing for it. Never raises.
 
         ZeroMQ goes on delivering what it accepted for the socket's linger; in lossless
         mode, until *until* (``time.monotonic()``) if that is later, so that a
         subscriber still reading gets everything the handler counted as sent. The
         context, if ours, is left to :meth:`term_context`: terminating it waits out the
-        linger, which some callers must not do on their own thread.
+        linger, which some callers must not do on their own thread. *force* closes with
+        no linger at all (the socket failed: nothing more will get through).
         """
         if self.closed:
             return
@@ -388,9 +389,9 @@ class PublisherSocket:
             for _, loop, future in self._waiters:
                 _call_soon(loop, _cancel, future)
         if self._owns_socket:
-            linger = self.linger_ms
+            linger = 0 if force else self.linger_ms
             recipe = self._recipe
-            if until is not None and recipe is not None and recipe.lossless:
+            if until is not None and recipe is not None and recipe.lossless and not force:
                 linger = max(linger, int((until - time.monotonic()) * 1000))
             try:
                 self.socket.close(linger=linger)

@@ -84,6 +84,7 @@ class RecordQueue(Generic[T]):
         "max_bytes",
         "max_items",
         "nbytes",
+        "render_depth",
         "sent",
         "unreported",
         "wake_needed",
@@ -120,9 +121,14 @@ class RecordQueue(Generic[T]):
         self.closed = False
         """True once no record may be added: each one offered is dropped and counted."""
         self.consumer_thread: int | None = None
-        """The thread running a drain round right now, if any. A record logged on that
-        thread comes from inside the drain's own work (a formatter that logs), and
-        queueing it could feed the drain forever."""
+        """The thread on which the drain runs the application's code right now (a
+        formatter, a ``handleError``), if any: a record logged on that thread meanwhile
+        comes from that code, or from a signal handler that interrupted it."""
+        self.render_depth = 0
+        """While the drain runs a formatter: how deep the record it renders was logged
+        from inside the drain's own work (0: by the application). Past a bound, what
+        is logged from there is dropped, so that a formatter that logs cannot feed the
+        drain forever."""
         self.wake_needed = True
         """True while no drain will look at :attr:`items` without being told to."""
         self.sent = 0
@@ -158,11 +164,13 @@ class RecordQueue(Generic[T]):
             self.drop()
         return True
 
-    def drop(self, count: int = 1) -> None:
-        """Count *count* records as lost."""
+    def drop(self, count: int = 1, *, report: bool = True) -> None:
+        """Count *count* records as lost; *report* them to subscribers too, unless a
+        report could cause more (records dropped while one is rendered)."""
         with self._lock:
             self.dropped += count
-            self.unreported += count
+            if report:
+                self.unreported += count
 
     def fail(self, count: int = 1) -> None:
         """Count *count* records that could not be formatted or encoded."""

@@ -265,23 +265,32 @@ class Pinned:
     """A queued record with the settings to render it with.
 
     *owned* says the record is a copy made by :func:`snapshot`, which the drain may
-    modify while rendering it; *size* is the bytes it counts as in the queue.
+    modify while rendering it; *size* is the bytes it counts as in the queue; *depth*
+    how many records deep it was logged from the drain rendering another record on
+    the same thread (by a formatter that logs, or a signal handler that ran meanwhile).
     """
 
-    __slots__ = ("owned", "record", "settings", "size")
+    __slots__ = ("depth", "owned", "record", "settings", "size")
 
-    def __init__(self, record: logging.LogRecord, settings: RenderSettings, owned: bool) -> None:
+    def __init__(
+        self,
+        record: logging.LogRecord,
+        settings: RenderSettings,
+        owned: bool,
+        depth: int = 0,
+    ) -> None:
         self.record = record
         self.settings = settings
         self.owned = owned
+        self.depth = depth
         self.size = record_size(record)
 
 
-def pin(record: logging.LogRecord, settings: RenderSettings) -> Pinned:
+def pin(record: logging.LogRecord, settings: RenderSettings, depth: int = 0) -> Pinned:
     """*record* pinned to *settings*, its message fixed first if it could change."""
     if has_fixed_text(record):
-        return Pinned(record, settings, False)
-    return Pinned(snapshot(record), settings, True)
+        return Pinned(record, settings, False, depth)
+    return Pinned(snapshot(record), settings, True, depth)
 
 
 Item = logging.LogRecord | Pinned

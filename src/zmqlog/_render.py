@@ -20,6 +20,7 @@ from zmqlog.wire import (
     FRAME_SEPARATOR,
     TOPIC_DELIM,
     PublisherId,
+    default_formatters,
     encode_json,
     encode_text,
     escape_topic,
@@ -154,6 +155,7 @@ class RenderSettings:
         "_plain_allowed",
         "_resolved",
         "_single_frame",
+        "_stock",
         "fast",
         "root_topic",
     )
@@ -173,6 +175,7 @@ class RenderSettings:
         self._plain_allowed = plain_allowed
         self._single_frame = single_frame
         self._resolved: dict[int, logging.Formatter] = {}
+        self._stock: dict[int, bool] = {}
         self.fast: dict[int, tuple[object, bytes]] = {}
         """Per level number: ``(levelname, topic frame)`` when its records' payload is
         just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
@@ -186,6 +189,18 @@ class RenderSettings:
         if fmt is None:
             fmt = self._resolved[levelno] = self._resolve(levelno)
         return fmt
+
+    def is_stock(self, levelno: int) -> bool:
+        """True if records of *levelno* are rendered by logging's own ``Formatter`` with
+        a %-format, which runs none of the application's code (for a record whose
+        message and arguments are plain: the drain's records are)."""
+        stock = self._stock.get(levelno)
+        if stock is None:
+            fmt = self.formatter_for(levelno)
+            stock = type(fmt) is logging.Formatter and type(fmt._style) is logging.PercentStyle
+            if len(self._stock) < 256:
+                self._stock[levelno] = stock
+        return stock
 
     def _resolve(self, levelno: int) -> logging.Formatter:
         formatters = self._formatters
@@ -413,14 +428,42 @@ class Renderer:
             self.seq += 1
 
     def drop_report(self, count: int) -> tuple[bytes, ...]:
-        """The frames of zmqlog's WARNING that *count* records were lost."""
-        record = logging.LogRecord(
-            "zmqlog",
-            logging.WARNING,
-            __file__,
-            0,
-            "zmqlog::%d log record(s) dropped by this publisher; see its stats",
-            (count,),
-            None,
-        )
-        return self.frames(record, self.current, owned=True)
+        """The frames of zmqlog's WARNING that *count* records were lost.
+
+        Rendered like any WARNING record; if the handler's formatter cannot render it
+        (one that needs a field only the handler's filters add, say), in pyzmq's
+        default WARNING format instead: the report must not be lost with the rest.
+        """
+        current = self.current
+        try:
+            return self.frames(_report(count), current, owned=True)
+        except Exception:
+            plain = _REPORT_SETTINGS.get((current.root_topic, self.single_frame))
+            if plain is None:
+                if len(_REPORT_SETTINGS) >= 64:
+                    _REPORT_SETTINGS.clear()
+                plain = _REPORT_SETTINGS[current.root_topic, self.single_frame] = RenderSettings(
+                    current.root_topic,
+                    default_formatters(),
+                    None,
+                    plain_allowed=False,
+                    single_frame=self.single_frame,
+                )
+            return self.frames(_report(count), plain, owned=True)
+
+
+def _report(count: int) -> logging.LogRecord:
+    return logging.LogRecord(
+        "zmqlog",
+        logging.WARNING,
+        __file__,
+        0,
+        "zmqlog::%d log record(s) dropped by this publisher; see its stats",
+        (count,),
+        None,
+    )
+
+
+# pyzmq's own formats, per root topic (and frame layout), for drop reports the
+# handler's formatters refuse.
+_REPORT_SETTINGS: dict[tuple[str, bool], RenderSettings] = {}

@@ -41,12 +41,15 @@ __all__ = [
     "AuthorizedKeys",
     "ClientSecurity",
     "KeyPath",
+    "Security",
     "ServerSecurity",
     "add_curve_client_arguments",
     "add_keys_parser",
     "generate_keypair",
     "is_exposed_bind",
     "keys_command",
+    "publisher_security",
+    "subscriber_security",
 ]
 
 KeyPath = str | os.PathLike[str]
@@ -448,7 +451,7 @@ class _ContextAuthenticator:
         count, self._unreported, self._reported_at = self._unreported, 0, now
         _log.warning(
             "zmqlog refused %d CURVE handshake(s) from client keys not in authorized_keys "
-            "(%d in all); add a subscriber's .key file to the allow-list to admit it",
+            "(%d in all); add a client's .key file to the allow-list to admit it",
             count,
             self.refused,
         )
@@ -509,28 +512,38 @@ def is_exposed_bind(endpoint: str) -> bool:
         return True  # '*', a host name or an interface: assume it is reachable
 
 
-def _warn_plaintext(endpoint: str) -> None:
+def _warn_plaintext(endpoint: str, *, bind: bool) -> None:
     global _warned
     with _warned_lock:
         if _warned:
             return
         _warned = True
-    _log.warning(
-        "zmqlog is publishing logs unencrypted on %s, which other hosts can reach; "
-        "bind to 127.0.0.1 or ipc://, or enable CURVE with curve_secret_key_file= "
-        "(and authorized_keys=)",
-        endpoint,
-    )
+    if bind:
+        _log.warning(
+            "zmqlog is publishing logs unencrypted on %s, which other hosts can reach; "
+            "bind to 127.0.0.1 or ipc://, or enable CURVE with curve_secret_key_file= "
+            "(and authorized_keys=)",
+            endpoint,
+        )
+    else:
+        _log.warning(
+            "zmqlog is sending logs unencrypted to %s, across the network; enable CURVE "
+            "with curve_server_key_file= (the peer's public key) and curve_secret_key_file=",
+            endpoint,
+        )
 
 
 # -- socket configuration -------------------------------------------------------------
 
 
 class ServerSecurity:
-    """The CURVE settings of a publisher's socket, checked before the socket exists.
+    """The CURVE settings of a socket that is the CURVE server, checked before it exists.
 
+    That is a publisher peers connect to (or that connects to a subscriber acting as
+    client), or a subscriber that publishers connect to (``LogSubscriber(bind=True)``).
     :meth:`apply` sets them on the socket (before it binds or connects) and starts the
     context's authenticator when there is an allow-list; :meth:`release` stops it.
+    *peers* names who connects, for messages ("subscribers" or "publishers").
     """
 
     __slots__ = ("_context", "_domain", "_keys", "_report", "_secret")
@@ -541,6 +554,7 @@ class ServerSecurity:
         authorized_keys: AuthorizedKeys | None = None,
         *,
         report_refusals: bool = True,
+        owner: str = "publisher",
     ) -> None:
         self._report = report_refusals  # a summary a minute on the zmqlog logger
         self._secret: bytes | None = None
@@ -551,7 +565,7 @@ class ServerSecurity:
             if authorized_keys is not None:
                 raise UsageError(
                     "authorized_keys needs curve_secret_key_file: clients are authorized "
-                    "by their CURVE keys, so the publisher needs a key pair of its own"
+                    f"by their CURVE keys, so the {owner} needs a key pair of its own"
                 )
             return
         _require_curve()
@@ -567,8 +581,8 @@ class ServerSecurity:
     def apply(self, socket: zmq.Socket[Any], endpoint: str, *, bind: bool) -> None:
         """Configure *socket* (not yet bound or connected) to publish to *endpoint*."""
         if self._secret is None:
-            if bind and is_exposed_bind(endpoint):
-                _warn_plaintext(endpoint)
+            if is_exposed_bind(endpoint):
+                _warn_plaintext(endpoint, bind=bind)
             return
         socket.setsockopt(zmq.CURVE_SERVER, 1)
         socket.setsockopt(zmq.CURVE_SECRETKEY, self._secret)
@@ -586,7 +600,9 @@ class ServerSecurity:
 
 
 class ClientSecurity:
-    """The CURVE settings of a subscriber's socket, checked before the socket exists."""
+    """The CURVE settings of a socket that is a CURVE client, checked before it exists:
+    a subscriber of a publisher, or a publisher that connects to a proxy or to a
+    subscriber acting as server. Without a server key it is plaintext."""
 
     __slots__ = ("_public", "_secret", "_server")
 
@@ -601,7 +617,7 @@ class ClientSecurity:
             if curve_secret_key_file is not None:
                 raise UsageError(
                     "curve_secret_key_file needs curve_server_key_file: a CURVE client must "
-                    "know the publisher's public key (its NAME.key file)"
+                    "know the server's public key (its NAME.key file)"
                 )
             return
         _require_curve()
@@ -609,7 +625,15 @@ class ClientSecurity:
         if curve_secret_key_file is not None:
             self._public, self._secret = load_secret_key(curve_secret_key_file)
 
-    def apply(self, socket: zmq.Socket[Any]) -> None:
+    @property
+    def enabled(self) -> bool:
+        """Whether CURVE is on."""
+        return self._server is not None
+
+    def release(self) -> None:
+        """Nothing to stop: a client has no authenticator."""
+
+    def apply(self, socket: zmq.Socket[Any], endpoint: str = "", *, bind: bool = False) -> None:
         """Configure *socket* (not yet connected or bound) as a CURVE client, if enabled."""
         if self._server is None:
             return
@@ -621,6 +645,50 @@ class ClientSecurity:
         socket.setsockopt(zmq.CURVE_SERVERKEY, self._server)
         socket.setsockopt(zmq.CURVE_PUBLICKEY, public)
         socket.setsockopt(zmq.CURVE_SECRETKEY, secret)
+
+
+Security = ServerSecurity | ClientSecurity
+"""A socket's CURVE settings, in either role."""
+
+
+def publisher_security(
+    curve_secret_key_file: KeyPath | None,
+    authorized_keys: AuthorizedKeys | None,
+    curve_server_key_file: KeyPath | None,
+) -> Security:
+    """The CURVE role of a publisher: the server (its own key pair, and the subscribers
+    it admits), or, given the server's public key, a client of a proxy or of a
+    subscriber that is the server."""
+    if curve_server_key_file is None:
+        return ServerSecurity(curve_secret_key_file, authorized_keys)
+    if authorized_keys is not None:
+        raise UsageError(
+            "authorized_keys is for a publisher that is the CURVE server; with "
+            "curve_server_key_file it is a client, and the server it connects to (a proxy's "
+            "frontend, a subscriber) decides whom to admit"
+        )
+    return ClientSecurity(curve_server_key_file, curve_secret_key_file)
+
+
+def subscriber_security(
+    curve_server_key_file: KeyPath | None,
+    curve_secret_key_file: KeyPath | None,
+    authorized_keys: AuthorizedKeys | None,
+) -> Security:
+    """The CURVE role of a subscriber: a client of the publisher whose public key it
+    pins, or, with only a key pair of its own, the server that publishers connect to
+    (``bind=True``), admitting those in *authorized_keys*."""
+    if curve_server_key_file is not None:
+        if authorized_keys is not None:
+            raise UsageError(
+                "authorized_keys is for a subscriber that is the CURVE server (a key pair of "
+                "its own, no curve_server_key_file); one that pins a publisher's key is its "
+                "client, and that publisher decides whom to admit"
+            )
+        return ClientSecurity(curve_server_key_file, curve_secret_key_file)
+    if curve_secret_key_file is not None or authorized_keys is not None:
+        return ServerSecurity(curve_secret_key_file, authorized_keys, owner="subscriber")
+    return ClientSecurity()
 
 
 # -- the command line ---------------------------------------------------------------
@@ -642,10 +710,11 @@ def add_keys_parser(commands: Any) -> None:
 
 
 def add_curve_client_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--server-key`` and ``--secret-key`` for a command that subscribes.
+    """Add ``--server-key``, ``--secret-key`` and ``--authorized-keys`` for a command
+    that subscribes.
 
-    They land in ``args.curve_server_key_file`` and ``args.curve_secret_key_file``,
-    named as :class:`~zmqlog.LogSubscriber`'s keyword arguments.
+    They land in ``args.curve_server_key_file``, ``args.curve_secret_key_file`` and
+    ``args.authorized_keys``, named as :class:`~zmqlog.LogSubscriber`'s keyword arguments.
     """
     group = parser.add_argument_group("CURVE encryption")
     group.add_argument(
@@ -658,7 +727,15 @@ def add_curve_client_arguments(parser: argparse.ArgumentParser) -> None:
         "--secret-key",
         dest="curve_secret_key_file",
         metavar="FILE",
-        help="this subscriber's NAME.key_secret, for publishers with an allow-list",
+        help="this subscriber's NAME.key_secret, for publishers with an allow-list; "
+        "without --server-key (and with --bind), tail is the CURVE server publishers "
+        "connect to with LogPublisher(..., bind=False, curve_server_key_file=...)",
+    )
+    group.add_argument(
+        "--authorized-keys",
+        metavar="DIR",
+        help="with --bind --secret-key: the publishers allowed to connect (a directory "
+        "of their .key files); without it any client key is accepted",
     )
 
 

@@ -15,7 +15,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from zmqlog._aio import events, set_keepalive
-from zmqlog._security import ClientSecurity, KeyPath
+from zmqlog._security import AuthorizedKeys, KeyPath, subscriber_security
 from zmqlog._sequences import SequenceTracker
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
@@ -280,6 +280,12 @@ class LogSubscriber:
             and accept only the publisher holding the matching secret key.
         curve_secret_key_file: this subscriber's own ``NAME.key_secret`` file, for
             publishers that admit only listed keys; without it a throwaway key is used.
+            Without *curve_server_key_file*, the subscriber is the CURVE server itself:
+            publishers that connect to it (``LogPublisher(..., bind=False,
+            curve_server_key_file=<its NAME.key>)``) encrypt with its key.
+        authorized_keys: for a subscriber that is the CURVE server, the publishers
+            allowed to connect (a directory of their ``.key`` files, or their Z85
+            public keys); without it any client key is accepted.
         wire_format: ``"auto"`` (default) reads a payload that is a JSON object with
             the ``"zmqlog"`` marker as a record and any other payload as text;
             ``"text"`` reads every payload as text, ``"json"`` drops (and counts as
@@ -305,6 +311,7 @@ class LogSubscriber:
         heartbeat: float | None = None,
         curve_server_key_file: KeyPath | None = None,
         curve_secret_key_file: KeyPath | None = None,
+        authorized_keys: AuthorizedKeys | None = None,
         wire_format: Literal["auto", "text", "json"] = "auto",
     ) -> None:
         if wire_format not in ("auto", "text", "json"):
@@ -334,7 +341,9 @@ class LogSubscriber:
         self._max_message_size = max_message_size
         self._heartbeat = heartbeat
         self._root_topic = root_topic
-        self._security = ClientSecurity(curve_server_key_file, curve_secret_key_file)
+        self._security = subscriber_security(
+            curve_server_key_file, curve_secret_key_file, authorized_keys
+        )
         self._socket: zmq.Socket[bytes] | None = None
         self._owns_context = context is None
         self._entered = False
@@ -400,7 +409,7 @@ class LogSubscriber:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
             set_keepalive(sock, self._heartbeat)
-            self._security.apply(sock)
+            self._security.apply(sock, self._endpoints[0], bind=self._bind)
             for topic in self._subscriptions:
                 sock.setsockopt(zmq.SUBSCRIBE, topic)
             if not self._bind:
@@ -753,6 +762,9 @@ class LogSubscriber:
         if self._socket is not None:
             self._socket.close(linger=0)
             self._socket = None
+        # Stop authorizing publishers (a subscriber that is the CURVE server) before the
+        # context ends: the authenticator's own socket lives in it.
+        self._security.release()
         if self._owns_context and self._context is not None:
             self._context.term()
             self._context = None

@@ -80,6 +80,7 @@ class TailOptions:
     timeout: float | None = None
     curve_server_key_file: str | None = None
     curve_secret_key_file: str | None = None
+    authorized_keys: str | None = None
 
 
 def level_number(name: str) -> int | None:
@@ -340,6 +341,7 @@ async def _tail(options: TailOptions, out: TextIO, err: TextIO) -> int:
             bind=options.bind,
             curve_server_key_file=options.curve_server_key_file,
             curve_secret_key_file=options.curve_secret_key_file,
+            authorized_keys=options.authorized_keys,
         )
     except ZmqlogError as error:  # a missing or malformed key file
         print(f"zmqlog tail: {error}", file=err)

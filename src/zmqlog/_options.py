@@ -1,0 +1,117 @@
+"""A publisher's options, checked before anything exists.
+
+``AsyncPUBHandler`` checks its arguments here before it registers with ``logging`` or
+makes a socket, so a mistake leaves nothing behind; ``LogPublisher`` checks the same
+arguments when it is created, so a mistake is reported at the line that made it
+rather than at ``async with``. Each error names the option and what would be right
+(``TypeError`` for a wrong type, as the standard library does; ``UsageError`` for a
+wrong value; ``KeyFileError`` for a key file).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import zmq
+
+from zmqlog._endpoints import endpoint_problem
+from zmqlog._queue import RecordQueue, check_overflow
+from zmqlog._records import RECORD_OVERHEAD, Item, charge
+from zmqlog._security import AuthorizedKeys, KeyPath, Security, publisher_security
+from zmqlog.exceptions import UsageError
+
+__all__ = ["Checked", "check_publisher", "number"]
+
+
+def number(name: str, value: object, *, minimum: float = 0, integer: bool = False) -> Any:
+    """*value* if it is a number of the right kind, at least *minimum*; else an error."""
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an integer" if integer else "a number"
+        raise TypeError(f"{name} must be {kind}, not {type(value).__name__} {value!r}")
+    if not value >= minimum:  # type: ignore[operator]  # also False for NaN
+        raise UsageError(f"{name} must be at least {minimum:g}, not {value!r}")
+    return value
+
+
+class Checked(NamedTuple):
+    """What a publisher was asked for, checked and in the form the handler uses."""
+
+    target: str | zmq.Socket[Any]
+    """The endpoint to bind or connect (decoded if it was bytes), or the caller's socket."""
+    root_topic: str
+    queue: RecordQueue[Item]
+    linger_ms: int
+    security: Security
+    json: bool
+
+
+def check_publisher(
+    interface_or_socket: object,
+    *,
+    root_topic: object,
+    sndhwm: object,
+    linger: object,
+    max_queue: object,
+    max_queue_bytes: object,
+    overflow: object,
+    send_timeout: object,
+    heartbeat: object,
+    max_payload: object,
+    flush_timeout: object,
+    curve_secret_key_file: KeyPath | None,
+    authorized_keys: AuthorizedKeys | None,
+    curve_server_key_file: KeyPath | None,
+    wire_format: object,
+    single_frame: object = False,
+) -> Checked:
+    """Check every option of ``AsyncPUBHandler``; key files are read here.
+
+    Raises:
+        TypeError: an option of the wrong type.
+        UsageError: an option with a value that cannot work, or options that cannot
+            work together.
+        KeyFileError: a key file that is missing, readable by others or malformed.
+    """
+    target = interface_or_socket
+    if isinstance(target, bytes):
+        target = target.decode("utf-8")
+    if not isinstance(target, (str, zmq.Socket)):
+        raise UsageError(
+            "AsyncPUBHandler takes an endpoint string such as 'tcp://127.0.0.1:5555' "
+            f"or a zmq socket that sends, not {type(target).__name__}"
+        )
+    if isinstance(target, str):
+        problem = endpoint_problem(target)
+        if problem is not None:
+            raise UsageError(f"endpoint {target!r} {problem}")
+    if isinstance(root_topic, bytes):
+        root_topic = root_topic.decode("utf-8")
+    if not isinstance(root_topic, str):
+        raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
+    if wire_format not in ("text", "json"):
+        raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
+    if type(single_frame) is not bool:
+        raise TypeError(f"single_frame must be True or False, not {single_frame!r}")
+    queue: RecordQueue[Item] = RecordQueue(
+        max_queue,  # type: ignore[arg-type]  # checked there
+        check_overflow(overflow),
+        max_bytes=max_queue_bytes,  # type: ignore[arg-type]
+        per_item=RECORD_OVERHEAD,
+        charge=charge,
+    )
+    number("sndhwm", sndhwm, integer=True)
+    linger_ms = int(number("linger", linger) * 1000)
+    number("send_timeout", send_timeout)
+    number("flush_timeout", flush_timeout)
+    if heartbeat is not None:
+        number("heartbeat", heartbeat)
+    if number("max_payload", max_payload, integer=True) < 1024:
+        raise UsageError(f"max_payload must be at least 1024 bytes, not {max_payload!r}")
+    security = publisher_security(curve_secret_key_file, authorized_keys, curve_server_key_file)
+    if isinstance(target, zmq.Socket) and security.enabled:
+        raise UsageError(
+            "the curve_* options apply to a socket AsyncPUBHandler makes from an endpoint; "
+            "set the CURVE options on your own socket before binding it"
+        )
+    return Checked(target, root_topic, queue, linger_ms, security, wire_format == "json")
