@@ -65,6 +65,41 @@ async def test_published_text_is_the_message_at_logging_time(
     assert await next_text(subscriber) == "mapping 1\n"
 
 
+class _Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __repr__(self) -> str:
+        return f"Counter({self.n})"
+
+
+class _TypeAndMessage(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{type(record.msg).__name__} {record.msg}\n"
+
+
+async def test_a_dict_message_is_published_as_it_was_at_logging_time(
+    handler: AsyncPUBHandler, subscriber: LogSubscriber, logger: logging.Logger
+) -> None:
+    """A dict message (structlog's event dict) is frozen at the call, not stringified:
+    values changed afterwards, even inside objects or self-referencing lists, change
+    nothing, and the formatter still gets a dict."""
+    logger.addHandler(handler)
+    handler.setFormatter(_TypeAndMessage())
+    loop: list[object] = [1]
+    loop.append(loop)
+    counter = _Counter()
+    event = {"event": "x", "items": [1, {"a": 2}], "counter": counter, "loop": loop}
+    logger.info(event)
+    expected = f"dict {event}\n"
+    event["items"][1]["a"] = 3  # type: ignore[index]
+    loop.append(2)
+    counter.n = 5
+    logger.warning(event)
+    assert await next_text(subscriber) == expected
+    assert await next_text(subscriber) == f"dict {event}\n"
+
+
 async def test_text_that_is_not_valid_unicode_is_published_escaped(
     handler: AsyncPUBHandler, subscriber: LogSubscriber, logger: logging.Logger
 ) -> None:

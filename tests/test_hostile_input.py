@@ -191,10 +191,11 @@ async def test_a_topic_of_dots_neither_blocks_nor_breaks(
 async def test_a_flood_of_invalid_messages_does_not_starve_the_loop(
     context: zmq.Context[zmq.Socket[bytes]],
 ) -> None:
-    """500,000 queued one-frame messages: the loop keeps running while they are dropped."""
+    """500,000 queued three-frame messages: the loop keeps running while they are dropped."""
     flood = 500_000
-    async with attacked(context, rcvhwm=flood) as (xpub, sub):
-        await asyncio.to_thread(lambda: [xpub.send(b"junk") for _ in range(flood)])
+    junk = [b"junk", b"x", b"y"]
+    async with attacked(context, rcvhwm=3 * flood) as (xpub, sub):
+        await asyncio.to_thread(lambda: [xpub.send_multipart(junk) for _ in range(flood)])
         xpub.send_multipart([b"app.INFO", b"after the flood\n"])
         async with watching() as watch:
             with anyio.fail_after(30):
@@ -401,15 +402,42 @@ json_ish_payloads = st.one_of(
         ]
     ),
 )
+_topic_frames = st.sampled_from(ODD_TOPIC_FRAMES) | st.binary(max_size=40)
+
+
+def _record_on(topic: bytes) -> bytes:
+    """The record payload with *topic* as its topic key, as a single frame holds it."""
+    return wire.encode_single_frame(topic, _record_payload, json=True).partition(b": ")[2]
+
+
+# Single frames: zmqlog's (a record's topic key right or wrong), and anything else.
+_single_frames = st.one_of(
+    st.builds(wire.encode_single_frame, _topic_frames, json_ish_payloads | st.binary(max_size=60)),
+    st.sampled_from(
+        [
+            wire.encode_single_frame(b"svc.WARNING", _record_payload, json=True),
+            wire.encode_single_frame(b"svc.ERROR.x y", _record_payload, json=True),
+            b"svc.ERROR: " + _record_on(b"svc.WARNING"),
+            _record_on(b"svc.WARNING"),
+            _record_on(b"x" * (wire.MAX_TOPIC_BYTES + 1)),
+            b"rsyslog[msg 2]",
+            b"<14>2026-12-02T00:00:00Z web-1 shop[42]: msg",
+        ]
+    ),
+    st.binary(max_size=60),
+)
 frames_of_a_message = st.one_of(
-    st.tuples(st.sampled_from(ODD_TOPIC_FRAMES) | st.binary(max_size=40), json_ish_payloads),
-    st.tuples(st.sampled_from(ODD_TOPIC_FRAMES) | st.binary(max_size=40), st.binary(max_size=60)),
+    st.tuples(_topic_frames, json_ish_payloads),
+    st.tuples(_topic_frames, st.binary(max_size=60)),
+    st.tuples(_single_frames),
     st.lists(st.binary(max_size=20), min_size=1, max_size=5).map(tuple),
 )
 
 
 def delivered(frames: tuple[bytes, ...], wire_format: str) -> bool:
     """Whether LogSubscriber(wire_format=...) delivers these frames, by the spec's rules."""
+    if len(frames) == 1:
+        return _single_delivered(frames[0], wire_format)
     if len(frames) != 2 or len(frames[0]) > wire.MAX_TOPIC_BYTES:
         return False
     payload = frames[1]
@@ -421,6 +449,22 @@ def delivered(frames: tuple[bytes, ...], wire_format: str) -> bool:
         return True
     obj = wire.load_json_object(payload)
     return obj is None or wire.JSON_MARKER not in obj or wire.check_json_record(obj) is not None
+
+
+def _single_delivered(frame: bytes, wire_format: str) -> bool:
+    """The reading rules for one frame: a prefix's topic must be its record's too."""
+    topic, payload = wire.decode_single_frame(frame)
+    if wire_format == "text":
+        return True
+    obj = wire.load_json_object(payload) if payload[:1] == b"{" else None
+    if obj is None or wire.JSON_MARKER not in obj:
+        return wire_format == "auto"
+    fields = wire.check_json_record(obj)
+    if fields is None:
+        return False
+    if topic is None:  # no prefix: the record's own topic, within the topic limit
+        return len((fields["topic"] or "").encode("utf-8", "replace")) <= wire.MAX_TOPIC_BYTES
+    return bool(fields["topic"] == topic.decode())
 
 
 async def _drive(

@@ -81,7 +81,7 @@ RECORDS = {
     "stack_info": _with_stack,
     "custom level": lambda: make_record("noticed", level=25),
     "extra": lambda: _with_extra(make_record("with extra"), user_id=7, path="/x"),
-    "non-str msg": lambda: make_record({"k": [1, 2]}),
+    "non-str msg": lambda: make_record(_Opaque()),
 }
 
 
@@ -221,6 +221,102 @@ def test_snapshot_extras_freezes_mutable_values() -> None:
     data["items"].append(2)
     assert frozen.data == {"items": [1]}
     assert record.data is data
+
+
+# -- dict messages (structlog's event dicts) -----------------------------------------
+
+
+def _fields(record: logging.LogRecord, root_topic: str = "") -> tuple[bytes, dict[str, Any]]:
+    topic, payload = wire.encode_json(record, None, root_topic, publisher=PUBLISHER, seq=0)
+    fields = wire.decode_json(payload)
+    assert fields is not None
+    return topic, fields
+
+
+def test_an_event_dict_travels_as_message_and_fields() -> None:
+    """The "event" is the message; the other keys are extra fields and record attributes."""
+    event = {"event": "order shipped", "order": 42, "items": [1, (2, 3)], "level": "info"}
+    record = _with_extra(make_record(event), _logger=logging.getLogger("x"), _name="info")
+    topic, fields = _fields(record, "shop")
+    assert topic == b"shop.INFO"
+    assert fields["message"] == "order shipped"
+    # structlog's wrap_for_formatter plumbing (_logger, _name) is not sent.
+    assert fields["extra"] == {"order": 42, "items": [1, [2, 3]], "level": "info"}
+    rebuilt = wire.record_from_json(fields)
+    assert (rebuilt.getMessage(), rebuilt.order, rebuilt.level) == ("order shipped", 42, "info")
+
+
+def test_an_events_keys_win_over_record_attributes_of_the_same_name() -> None:
+    """Keys named like extras replace them; keys named like record fields stay fields only."""
+    record = _with_extra(make_record({"event": "x", "user": "ann", "name": "bob"}), user="eve")
+    _, fields = _fields(record)
+    assert fields["extra"] == {"user": "ann", "name": "bob"}
+    assert fields["name"] == "app"
+    assert wire.record_from_json(fields).name == "app"
+
+
+def test_an_events_topic_key_is_its_subtopic_and_no_delimiter_is_looked_for() -> None:
+    """As in the text format: the "topic" key routes it, a "::" in the event is text."""
+    topic, fields = _fields(make_record({"event": "a::b", "topic": "db.pool"}), "shop")
+    assert (topic, fields["message"], fields["extra"]) == (
+        b"shop.INFO.db.pool",
+        "a::b",
+        {"topic": "db.pool"},
+    )
+
+
+def _raised() -> BaseException:
+    try:
+        raise ValueError("boom ☃")
+    except ValueError as error:
+        return error
+
+
+@pytest.mark.parametrize(
+    "exc_info",
+    [True, _raised(), (ValueError, _raised(), None)],
+    ids=["true", "exception", "tuple"],
+)
+def test_an_events_exc_info_is_the_traceback(exc_info: object) -> None:
+    """exc_info in the event (true while handling, an exception, a tuple) becomes exc_text."""
+    record = make_record({"event": "failed", "exc_info": exc_info}, level=logging.ERROR)
+    try:
+        raise ValueError("boom ☃")
+    except ValueError:
+        _, fields = _fields(record)
+    assert fields["exc_text"] is not None
+    assert fields["exc_text"].endswith("ValueError: boom ☃")
+    assert fields["extra"] == {}
+
+
+def test_an_events_exc_info_without_an_exception_is_no_traceback() -> None:
+    """exc_info=True outside an except block means no exception, as in logging."""
+    _, fields = _fields(make_record({"event": "fine", "exc_info": True}))
+    assert (fields["exc_text"], fields["extra"]) == (None, {})
+
+
+def test_the_records_own_traceback_wins_over_the_events() -> None:
+    """A record logged with logger.exception() already carries the exception."""
+    record = make_record(
+        {"event": "failed", "exc_info": _raised()}, level=logging.ERROR, exc_info=_exc_info()
+    )
+    _, fields = _fields(record)
+    assert ("in _exc_info" in fields["exc_text"], "in _raised" in fields["exc_text"]) == (
+        True,
+        False,
+    )
+
+
+def test_an_event_without_an_event_key_has_an_empty_message() -> None:
+    """A dict message is data however it was made; keys that are not str become their repr."""
+    _, fields = _fields(make_record({"user": "ann", 7: "seven"}))
+    assert (fields["message"], fields["extra"]) == ("", {"user": "ann", "7": "seven"})
+
+
+def test_an_event_dict_is_not_percent_formatted_with_args() -> None:
+    """Args have no place in an event dict's message: they are left out, never merged."""
+    record = make_record({"event": "100%s"}, "x")
+    assert _fields(record)[1]["message"] == "100%s"
 
 
 # -- decoding hostile input ---------------------------------------------------------

@@ -303,6 +303,26 @@ async def test_huge_json_record_is_shrunk_but_stays_a_record(
     )
 
 
+async def test_huge_event_dict_is_shrunk_like_a_record_with_extras(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """An oversized event dict keeps its subtopic and traceback; its other keys go."""
+    handler = AsyncPUBHandler(ENDPOINT, context, max_payload=64 * 1024, wire_format="json")
+    logger.addHandler(handler)
+    try:
+        raise KeyError("gone")
+    except KeyError:
+        event = {"event": "a::" + "x" * 2**20, "blob": "y" * 2**20, "topic": "orders"}
+        logger.error({**event, "exc_info": True})
+    (big,) = await drain_to_subscriber(handler, context, 1)
+    assert len(big.payload) <= 64 * 1024
+    record = big.record
+    assert big.subtopic == "orders"
+    assert record.getMessage().startswith("a::xxx")
+    assert record.exc_text.endswith("KeyError: 'gone'")
+    assert record.zmqlog_truncated == {"extra": ["blob"], "message": 3 + 2**20 - 16 * 1024}
+
+
 @pytest.mark.parametrize(
     ("overflow", "kept"), [("drop_newest", range(5)), ("drop_oldest", range(15, 20))]
 )

@@ -13,6 +13,7 @@ example host ``10.0.0.5`` by ``127.0.0.1``, the same way in a block and its help
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -291,6 +292,18 @@ def run_structured(block: Block, space: Workspace) -> None:
     assert out == "shop.ERROR 'charge failed' 42\n"
 
 
+def run_structlog(block: Block, space: Workspace) -> None:
+    """The structlog recipe publishes the rendered event on its subtopic."""
+    subscriber = space.python(SUBSCRIBER, "subscriber", "tcp://127.0.0.1:5555", "1")
+    exits_cleanly(space.python(as_script(block), "block"))
+    out, _ = exits_cleanly(subscriber)
+    topic, rest = out.split(" ", 1)
+    event = json.loads(ast.literal_eval(rest.rsplit(" ", 1)[0]))  # the repr of its text
+    assert topic == "shop.INFO.orders"
+    assert event.pop("timestamp").endswith("Z")
+    assert event == {"order": 42, "topic": "orders", "event": "order shipped", "level": "info"}
+
+
 def run_forward(block: Block, space: Workspace) -> None:
     """forward() into a FileHandler writes the remote records, tracebacks included."""
     space.python(PUBLISHER, "publisher", "tcp://127.0.0.1:5555", "json")
@@ -501,6 +514,7 @@ BLOCKS: dict[tuple[str, str], Runner] = {
         'wire_format="json"):',
     ): run_structured,
     ("python", "async with zmqlog.LogSubscriber(endpoint) as sub:"): run_forward,
+    ("python", "import structlog"): run_structlog,
     ("python", 'handler = zmqlog.AsyncPUBHandler("tcp://127.0.0.1:5555", root_topic="shop")'): (
         run_handler
     ),

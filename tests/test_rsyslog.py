@@ -22,8 +22,7 @@ import zmq
 import zmq.asyncio
 
 from tests.rsyslogd import ZMQ_ENV, Rsyslogd, free_tcp_port, require_rsyslogd, running_rsyslogd
-from zmqlog import LogMessage, LogPublisher, LogSubscriber, generate_keypair
-from zmqlog.wire import PublisherId, decode_json, encode_json, new_publisher_id
+from zmqlog import LogMessage, LogPublisher, LogSubscriber, generate_keypair, wire
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "rsyslog"
@@ -63,67 +62,6 @@ class FileLines:
         *complete, self._partial = (self._partial + chunk).split(b"\n")
         self.lines.extend(complete)
         return self.lines
-
-
-# -- the proposed single-frame format (docs/single-frame-draft.md) ----------------------
-
-# Bytes of a topic written as %XX in a single frame's prefix: the separator's bytes, the
-# escape itself, and control bytes. rsyslog's parser ends the tag at ":" or " ".
-_PREFIX_ESCAPED = frozenset(b"%: ") | frozenset(range(0x20)) | {0x7F}
-
-
-def frame_prefix(topic: bytes) -> bytes:
-    """A single frame's prefix: the topic, each escaped byte written as ``%XX``."""
-    return b"".join(
-        b"%%%02X" % byte if byte in _PREFIX_ESCAPED else bytes((byte,)) for byte in topic
-    )
-
-
-def single_frame(topic: bytes, payload: bytes) -> bytes:
-    """``<prefix>: <payload>``, the JSON payload with ``"topic"`` right after the marker."""
-    marker = b'{"zmqlog":1,'
-    assert payload.startswith(marker)
-    topic_member = b'"topic":' + json.dumps(topic.decode(), ensure_ascii=False).encode() + b","
-    return frame_prefix(topic) + b": " + marker + topic_member + payload[len(marker) :]
-
-
-class StandInSingleFramePublisher:
-    """STAND-IN for ``LogPublisher(..., wire_format="json", single_frame=True)``.
-
-    That option does not exist yet; this raw XPUB socket sends exactly the frames the
-    draft specifies, made from zmqlog's own JSON encoder. Replace it with the real
-    publisher once ``single_frame`` is implemented.
-    """
-
-    def __init__(self, context: zmq.Context[zmq.Socket[bytes]], root_topic: str) -> None:
-        self._socket = context.socket(zmq.XPUB)
-        self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.setsockopt(zmq.SNDHWM, 100_000)  # what LogPublisher uses
-        self._socket.bind("tcp://127.0.0.1:*")
-        self.endpoint = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._root_topic = root_topic
-        self._publisher: PublisherId = new_publisher_id()
-        self._seq = 0
-
-    def frame(self, record: logging.LogRecord) -> bytes:
-        """The next single frame for *record* (numbered like a real publisher's)."""
-        topic, payload = encode_json(
-            record, None, self._root_topic, publisher=self._publisher, seq=self._seq
-        )
-        self._seq += 1
-        return single_frame(topic, payload)
-
-    async def wait_for_subscriber(self) -> None:
-        """Wait (bounded) until a subscriber's subscription has arrived."""
-        assert await asyncio.to_thread(self._socket.poll, 15_000), "no subscription in 15 s"
-        assert self._socket.recv()[:1] == b"\x01"
-
-    def send(self, frames: list[bytes]) -> None:
-        for frame in frames:
-            self._socket.send(frame)
-
-    def close(self) -> None:
-        self._socket.close(linger=0)
 
 
 def make_records(count: int) -> list[logging.LogRecord]:
@@ -171,32 +109,58 @@ def jsonl_config(directory: Path, endpoint: str, module_line: str | None = None)
     return text
 
 
-async def test_every_record_reaches_the_json_lines_file_with_its_fields(tmp_path: Path) -> None:
-    """10,000 single-frame records arrive as 10,000 lines holding exactly the sent fields."""
-    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-    publisher = StandInSingleFramePublisher(context, root_topic="shop")
+async def test_every_record_reaches_the_json_lines_file_with_its_fields(
+    tmp_path: Path, logger: logging.Logger
+) -> None:
+    """10,000 records from LogPublisher(single_frame=True) arrive as 10,000 lines holding
+    exactly the fields zmqlog sent (a raw subscriber beside rsyslog sees what was sent)."""
+    records = make_records(RECORDS)
+    context = zmq.asyncio.Context()
+    sent = context.socket(zmq.SUB)
+    sent.setsockopt(zmq.LINGER, 0)
+    sent.setsockopt(zmq.RCVHWM, 2 * RECORDS)
+    sent.subscribe(b"")
     try:
-        frames = [publisher.frame(record) for record in make_records(RECORDS)]
-        config = jsonl_config(tmp_path, publisher.endpoint)
-        with running_rsyslogd(config, tmp_path, env=ZMQ_ENV) as daemon:
-            await publisher.wait_for_subscriber()
-            publisher.send(frames)
-            written = FileLines(tmp_path / "records.jsonl")
-            other = FileLines(tmp_path / "other.log")
-            await daemon.wait_until(
-                lambda: len(written.read()) + len(other.read()) >= RECORDS,
-                what=f"{RECORDS} lines",
-                timeout=30,
-            )
+        async with LogPublisher(
+            "tcp://127.0.0.1:*",
+            root_topic="shop",
+            logger=logger,
+            wire_format="json",
+            single_frame=True,
+            context=context,
+        ) as pub:
+            sent.connect(pub.endpoint)
+            config = jsonl_config(tmp_path, pub.endpoint)
+            with running_rsyslogd(config, tmp_path, env=ZMQ_ENV) as daemon:
+                await pub.wait_for_subscribers(2, timeout=15)  # rsyslogd and ours
+                for record in records:
+                    logger.handle(record)
+                written = FileLines(tmp_path / "records.jsonl")
+                other = FileLines(tmp_path / "other.log")
+                await daemon.wait_until(
+                    lambda: len(written.read()) + len(other.read()) >= RECORDS,
+                    what=f"{RECORDS} lines",
+                    timeout=30,
+                )
+            frames = [await sent.recv_multipart() for _ in range(RECORDS)]
+            stats = pub.stats
     finally:
-        publisher.close()
-        context.destroy(linger=0)
+        sent.close(linger=0)
+        context.term()
+    assert stats == (0, RECORDS, 0, 0)
     assert (len(written.lines), other.lines) == (RECORDS, [])
-    sent = [json.loads(frame.partition(b": ")[2]) for frame in frames]
+    assert {len(message) for message in frames} == {1}
+    payloads = [frame.partition(b": ")[2] for (frame,) in frames]
     received = sorted((json.loads(line) for line in written.lines), key=lambda f: f["seq"])
     assert [f["seq"] for f in received] == list(range(RECORDS))
-    for expected, actual in zip(sent, received, strict=True):
-        assert actual == expected
+    for payload, actual in zip(payloads, received, strict=True):
+        assert actual == json.loads(payload)
+    # The fields are the records' own (the subtopic split off before the args merged).
+    for record, fields in zip(records[:50], received, strict=False):
+        assert (fields["message"], fields["extra"]["order"]) == (
+            wire.split_subtopic(record.msg)[1] % record.args,
+            record.order,
+        )
     # Among them, topics holding the bytes a single frame's prefix escapes.
     awkward = {
         "shop.INFO.Failed: std",
@@ -210,7 +174,7 @@ async def test_every_record_reaches_the_json_lines_file_with_its_fields(tmp_path
 async def test_curve_publisher_reaches_rsyslog_with_zmqlog_key_files(
     tmp_path: Path, logger: logging.Logger
 ) -> None:
-    """imczmq as a CURVE client with `zmqlog keys` files; today's two frames arrive apart."""
+    """imczmq as a CURVE client with `zmqlog keys` files reads a single-frame record."""
     keys, allowed = tmp_path / "keys", tmp_path / "allowed"
     generate_keypair(keys, "server")
     rsyslog_key, _ = generate_keypair(keys, "rsyslog")
@@ -225,6 +189,7 @@ async def test_curve_publisher_reaches_rsyslog_with_zmqlog_key_files(
         root_topic="shop",
         logger=logger,
         wire_format="json",
+        single_frame=True,
         curve_secret_key_file=keys / "server.key_secret",
         authorized_keys=allowed,
     ) as pub:
@@ -233,14 +198,34 @@ async def test_curve_publisher_reaches_rsyslog_with_zmqlog_key_files(
             await pub.wait_for_subscribers(1, timeout=15)
             logger.info("sealed %d", 42, extra={"order": 42})
             records = FileLines(tmp_path / "records.jsonl")
+            await daemon.wait_until(lambda: bool(records.read()), what="the record")
+    (record,) = [json.loads(line) for line in records.lines]
+    assert (record["topic"], record["message"], record["extra"]) == (
+        "shop.INFO",
+        "sealed 42",
+        {"order": 42},
+    )
+    assert FileLines(tmp_path / "other.log").read() == []
+
+
+async def test_two_frames_arrive_at_imczmq_as_two_messages(
+    tmp_path: Path, logger: logging.Logger
+) -> None:
+    """Why single_frame exists: imczmq makes the default's topic frame a message of its own."""
+    async with LogPublisher(
+        "tcp://127.0.0.1:*", root_topic="shop", logger=logger, wire_format="json"
+    ) as pub:
+        with running_rsyslogd(jsonl_config(tmp_path, pub.endpoint), tmp_path) as daemon:
+            await pub.wait_for_subscribers(1, timeout=15)
+            logger.info("split %d", 1)
+            records = FileLines(tmp_path / "records.jsonl")
             other = FileLines(tmp_path / "other.log")
             await daemon.wait_until(
                 lambda: bool(records.read()) and bool(other.read()), what="both frames"
             )
     (record,) = [json.loads(line) for line in records.lines]
-    assert (record["message"], record["extra"]) == ("sealed 42", {"order": 42})
-    # imczmq reads one frame per message: the topic frame is a message of its own,
-    # whose one word rsyslog's parser takes for a host name (timestamp, host, no text).
+    assert "topic" not in record
+    # Its one word is taken for a host name by rsyslog's parser: timestamp, host, no text.
     (topic_line,) = other.lines
     assert topic_line.split()[1:] == [b"shop.INFO"]
 
@@ -283,13 +268,35 @@ def syslog_message(i: int, text: str) -> tuple[bytes, dict[str, Any]]:
     return str(len(data)).encode() + b" " + data, expected
 
 
-def zmqlog_config(directory: Path) -> tuple[str, str]:
-    """The example with its ports made the test's; returns (config, PUB endpoint)."""
+def zmqlog_config(directory: Path, variant: str = "two frames") -> tuple[str, str]:
+    """The example with its ports made the test's; returns (config, PUB endpoint).
+
+    *variant* ``"single frame"`` is the example's single-frame format, as its comment
+    says to make it: without topicframe, the record template beginning with the topic.
+    ``"glued"`` leaves out topicframe only (omczmq then glues the topic to the record);
+    ``"no topics"`` sends the record alone.
+    """
     endpoint = f"tcp://127.0.0.1:{free_tcp_port()}"
     text = (EXAMPLES / "syslog-to-zmqlog.conf").read_text(encoding="utf-8")
     text = edit(text, '"/var/spool/rsyslog"', f'"{directory}"')
     text = edit(text, 'port="5514"', f'port="0" listenPortFileName="{directory / "tcp.port"}"')
     text = edit(text, 'endpoints="tcp://127.0.0.1:5556"', f'endpoints="{endpoint}"')
+    action = 'topics="zmqlog_topic" dynatopic="on" topicframe="on"'
+    if variant == "single frame":
+        text = edit(text, action, 'topics="zmqlog_topic" dynatopic="on"')
+        # The two template lines the example's comment names, uncommented.
+        text = edit(
+            text,
+            'constant(value="{\\"zmqlog\\":1,\\"name\\":\\"")',
+            'constant(value=": {\\"zmqlog\\":1,\\"topic\\":\\"") '
+            'property(name="$.topic" format="json") constant(value="\\",\\"name\\":\\"")',
+        )
+    elif variant == "glued":
+        text = edit(text, action, 'topics="zmqlog_topic" dynatopic="on"')
+    elif variant == "no topics":
+        text = edit(text, action, "")
+    else:
+        assert variant == "two frames", variant
     return text, endpoint
 
 
@@ -316,10 +323,14 @@ async def send_until_seen(
     raise AssertionError(f"no marker came through rsyslogd in 15 s\n{daemon.output}")
 
 
-async def test_every_syslog_message_reaches_log_subscriber_as_a_record(tmp_path: Path) -> None:
-    """10,000 syslog messages through omczmq arrive as zmqlog records, every field intact."""
-    config, endpoint = zmqlog_config(tmp_path)
-    texts = [f'rec {i} café "q" \\ tab\there\nline2 😀' for i in range(RECORDS)]
+@pytest.mark.parametrize("variant", ["two frames", "single frame"])
+async def test_every_syslog_message_reaches_log_subscriber_as_a_record(
+    tmp_path: Path, variant: str
+) -> None:
+    """10,000 syslog messages through omczmq arrive as zmqlog records, every field intact,
+    in the example's format and in its single-frame variant."""
+    config, endpoint = zmqlog_config(tmp_path, variant)
+    texts = [f'rec {i} café "q" \\ tab\there\nline2 😀 a: b' for i in range(RECORDS)]
     messages = [syslog_message(i, text) for i, text in enumerate(texts)]
     with running_rsyslogd(config, tmp_path, env=ZMQ_ENV) as daemon:
         conn = await syslog_connection(daemon)
@@ -350,48 +361,65 @@ async def test_every_syslog_message_reaches_log_subscriber_as_a_record(tmp_path:
             **{key: getattr(record, key) for key in _EXTRA},
         }
         assert actual == expected
+        assert message.fields is not None
+        assert message.fields["topic"] == (None if variant == "two frames" else expected["topic"])
 
 
-async def test_rsyslog_can_send_the_proposed_single_frame(tmp_path: Path) -> None:
-    """Without topicframe, omczmq sends '<topic>: <record>' frames that match the draft."""
-    config, endpoint = zmqlog_config(tmp_path)
-    config = edit(config, 'dynatopic="on" topicframe="on"', 'dynatopic="on"')
-    config = edit(
-        config,
-        'constant(value="{\\"zmqlog\\":1,\\"name\\":\\"")',
-        'constant(value=": {\\"zmqlog\\":1,\\"topic\\":\\"") property(name="$.topic" format="json")'
-        ' constant(value="\\",\\"name\\":\\"")',
-    )
-    context = zmq.asyncio.Context()
-    sub = context.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.subscribe(b"")
-    sub.connect(endpoint)
-    read = sub.recv_multipart
-    try:
-        with running_rsyslogd(config, tmp_path, env=ZMQ_ENV) as daemon:
-            conn = await syslog_connection(daemon)
-            try:
-                await send_until_seen(conn, read, daemon)
-                messages = [syslog_message(i, f"severity {i % 8}") for i in range(1, 9)]
+@pytest.mark.parametrize(
+    ("variant", "topic", "is_record"), [("glued", "", False), ("no topics", "", True)]
+)
+async def test_omczmq_frames_without_a_topic_frame_are_read_not_counted_invalid(
+    tmp_path: Path, variant: str, topic: str, is_record: bool
+) -> None:
+    """One frame without a prefix: text on the empty topic (the topic glued to the
+    record), or a record on its own (no topics); zmqlog tail shows both."""
+    config, endpoint = zmqlog_config(tmp_path, variant)
+    count = 100
+    messages = [syslog_message(i, f"line {i}: with a colon") for i in range(1, count + 1)]
+    with running_rsyslogd(config, tmp_path, env=ZMQ_ENV) as daemon:
+        conn = await syslog_connection(daemon)
+        try:
+            async with LogSubscriber(endpoint) as sub:
+                await send_until_seen(conn, sub.receive, daemon)
+                tail = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "zmqlog", "tail", endpoint, "--count", "1", "--json",
+                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                try:
+                    # The tail's subscription is up once one of its markers comes through.
+                    shown = asyncio.create_task(tail.communicate())
+                    with anyio.fail_after(15):
+                        while not shown.done():
+                            marker, _ = syslog_message(0, "ready")
+                            conn.sendall(marker)
+                            await asyncio.wait({shown}, timeout=0.1)
+                    out, err = shown.result()
+                finally:
+                    if tail.returncode is None:
+                        tail.kill()
+                        await tail.wait()
                 conn.sendall(b"".join(data for data, _ in messages))
-                frames: list[list[bytes]] = []
-                with anyio.fail_after(15):
-                    while len(frames) < len(messages):
-                        frame = await read()
-                        if b'"message":"ready"' not in frame[0]:
-                            frames.append(frame)
-            finally:
-                conn.close()
-    finally:
-        context.destroy(linger=0)
-    for (single,), (_, expected) in zip(frames, messages, strict=True):
-        prefix, separator, payload = single.partition(b": ")
-        assert (prefix.decode(), separator) == (expected["topic"], b": ")
-        fields = decode_json(payload)  # zmqlog's own decoder: a valid record
-        assert fields is not None
-        assert (fields["message"], fields["levelno"]) == (expected["message"], expected["levelno"])
-        assert json.loads(payload)["topic"] == expected["topic"]
+                got: list[LogMessage] = []
+                with anyio.fail_after(30):
+                    while len(got) < count:
+                        message = await sub.receive()
+                        if "ready" not in message.text:
+                            got.append(message)
+                stats = sub.stats
+        finally:
+            conn.close()
+    assert stats.invalid == 0
+    assert {m.topic for m in got} == {topic}
+    assert [m.fields is not None for m in got] == [is_record] * count
+    texts = sorted((m.record.getMessage() if is_record else m.text) for m in got)
+    if is_record:
+        assert texts == sorted(expected["message"] for _, expected in messages)
+    else:
+        # The glued frame: topic, then the record's JSON, as text.
+        assert all(text.startswith("syslog.") and '{"zmqlog":1,' in text for text in texts)
+    assert tail.returncode == 0, err.decode()
+    shown_line = json.loads(out)
+    assert (shown_line["topic"], "ready" in shown_line["text"]) == ("", True)
 
 
 # -- the harness ------------------------------------------------------------------

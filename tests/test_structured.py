@@ -300,7 +300,11 @@ async def test_topic_filters_turn_gap_counting_off(raw_pub: zmq.asyncio.Socket) 
 
 # Malformed, or claiming to be a record (the marker) without being a valid one.
 INVALID = [
-    [b"r.INFO"],
+    # A single frame whose record says another topic than its prefix.
+    [
+        b"r.ERROR: "
+        + wire.encode_single_frame(b"r.INFO", frames(A, 0)[1], json=True).partition(b": ")[2]
+    ],
     [b"r.INFO", b"{}", b"third frame"],
     [b"r.INFO", b'{"zmqlog":1,"name":"n","levelno":"20","levelname":"INFO","message":"m"}'],
     [b"r.INFO", b'{"zmqlog":99}'],

@@ -117,6 +117,55 @@ def test_default_formats_are_pyzmqs(pyzmq_handler: Any) -> None:
     assert theirs == dict(wire.DEFAULT_FORMATS)
 
 
+# -- dict messages (structlog's event dicts) -------------------------------------------
+
+
+class _EventFormatter(logging.Formatter):
+    """Renders an event dict as ``key=value`` pairs, without a final newline (as
+    structlog's renderers do), and records what it was given."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        self.seen = record.msg
+        assert isinstance(record.msg, dict)
+        return " ".join(f"{key}={value!r}" for key, value in record.msg.items())
+
+
+def test_an_event_dict_reaches_the_formatter_as_a_dict() -> None:
+    """The formatter gets the dict itself, "::" and all, and the payload ends with a newline."""
+    event = {"event": "a::b", "order": 42}
+    formatter = _EventFormatter()
+    topic, payload = wire.encode_text(make_record(event), formatter, "shop")
+    assert formatter.seen == event
+    assert (topic, payload) == (b"shop.INFO", b"event='a::b' order=42\n")
+
+
+@pytest.mark.parametrize(
+    ("event", "extra_topic", "expected"),
+    [
+        ({"event": "x", "topic": "db.pool"}, None, b"shop.INFO.db.pool"),
+        ({"event": "x", "topic": "db.pool"}, "api", b"shop.INFO.db.pool"),
+        ({"event": "x"}, "api", b"shop.INFO.api"),
+        ({"event": "x", "topic": 7}, None, b"shop.INFO"),
+        ({"event": "x", "topic": ""}, "api", b"shop.INFO.api"),
+    ],
+)
+def test_an_event_dicts_subtopic_is_its_topic_key(
+    event: dict[str, object], extra_topic: str | None, expected: bytes
+) -> None:
+    """A str "topic" key names the subtopic, else the record's topic attribute does."""
+    record = make_record(event)
+    if extra_topic is not None:
+        record.topic = extra_topic
+    topic, _ = wire.encode_text(record, _EventFormatter(), "shop")
+    assert topic == expected
+
+
+def test_an_event_payload_keeps_a_newline_its_formatter_wrote() -> None:
+    """Only a missing final newline is added: pyzmq's formats keep their one."""
+    _, payload = wire.encode_text(make_record({"event": "x"}), logging.Formatter("%(message)s\n"))
+    assert payload == b"{'event': 'x'}\n"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -82,6 +82,7 @@ class Drain:
         "_report_error",
         "_rest",
         "_send_timeout",
+        "_single",
         "_socket",
         "deferred",
         "failure",
@@ -115,8 +116,11 @@ class Drain:
         self.deferred: Callable[[], object] | None = None
         """Work that had to wait until the drain is released: a close() asked for, from
         a signal handler or a formatter, by the very thread that holds it."""
-        self.pending: tuple[bytes, bytes] | None = None
-        """The message the socket refused last, sent before anything else."""
+        self.pending: tuple[bytes, ...] | None = None
+        """The message the socket refused last (its one or two frames), sent before
+        anything else."""
+        # One test per round: the two-frame loop stays as it was, with none per record.
+        self._single = renderer.single_frame
         self._rest: bytes | None = None
         self._blocked_since: float | None = None
         self.stop_deadline: float | None = None
@@ -209,7 +213,10 @@ class Drain:
         if self._socket.closed:
             return False  # closed by a closer that gave up waiting for this round
         try:
-            more = self._send_batch(send, limit)
+            if self._single:
+                more = self._send_singles(send, limit)
+            else:
+                more = self._send_batch(send, limit)
             more = self._socket.read_subscriptions() or more
             if not more and self._queue.unreported and self._blocked_since is None:
                 self._report_drops(send)
@@ -424,15 +431,148 @@ class Drain:
             if freed:
                 queue.nbytes -= freed
 
-    def _send_frames(self, send: Send, frames: tuple[bytes, bytes]) -> bool:
-        """Send held *frames*; False if the socket still refuses them."""
+    def _send_singles(self, send: Send, limit: int) -> bool:
+        """:meth:`_send_batch` for single frames (``single_frame=True``).
+
+        The same loop, record for record, but for the send: one frame, the topic's
+        prefix joined to the payload, which ZeroMQ takes whole or not at all (so no
+        message is ever half sent). Two loops rather than a test per record keep the
+        default two-frame path as it was; a change to one belongs in the other.
+        """
+        queue = self._queue
+        sock = self._socket.sync
+        renderer = self._renderer
+        if self.pending is not None:
+            if not self._send_frames(send, self.pending):
+                return False
+            self.pending = None
+            queue.sent += 1
+        items = queue.items
+        log_record = _LogRecord
+        settings = renderer.drained
+        fast = settings.fast
+        templates = renderer.templates
+        json = renderer.json
+        maximum = renderer.max_payload
+        last, again = zmq.NOBLOCK, zmq.Again
+        # Set only while the drain runs code of the application's (a formatter of its
+        # own, a record class's getMessage(), its handleError): a record logged from
+        # there comes from the drain's own work. pyzmq's formats and logging's stock
+        # Formatter run none, so a signal handler that logs meanwhile is not mistaken
+        # for the drain logging.
+        me = threading.get_ident()
+        clock = time.perf_counter
+        sent = freed = 0
+        try:
+            # In chunks, to look at the clock between them: a round stops after a few
+            # milliseconds, so that a slow formatter, or a thread that keeps the GIL
+            # from this one, cannot hold the loop (or the drain) for long.
+            stop_at = clock() + _ROUND_TIME
+            for _ in range(-(-limit // _CHUNK)):
+                if clock() > stop_at:
+                    return bool(items)
+                for _ in range(_CHUNK):
+                    try:
+                        item = items.popleft()
+                    except IndexError:
+                        return False
+                    try:
+                        if type(item) is log_record:
+                            record = item
+                            entry = fast.get(record.levelno)
+                            if entry is None:
+                                entry = settings.fast_entry(record.levelno)
+                            template: str | None = ""
+                            if (
+                                entry[0] is record.levelname
+                                and not (record.exc_info or record.exc_text or record.stack_info)
+                                # extra={"topic": ...}; getattr, since reading __dict__ would
+                                # build a dict for every record (CPython 3.11+ keeps a plain
+                                # instance's attributes without one until it is asked for).
+                                and getattr(record, "topic", None) is None
+                            ):
+                                template = templates.get(record.msg)
+                                if template is None:
+                                    template = renderer.template(record)
+                            if template:
+                                # pyzmq's INFO format, "%(message)s\n", rendered directly: the
+                                # same bytes Formatter.format makes, at a fraction of the cost.
+                                args = record.args
+                                text = template % args if args else template
+                                try:
+                                    payload = text.encode()
+                                except UnicodeEncodeError:  # lone surrogates
+                                    payload = text.encode("utf-8", "backslashreplace")
+                                if len(payload) > maximum:
+                                    payload = truncate(payload, maximum)
+                                frame = entry[1] + payload  # the escaped topic and ": "
+                            else:
+                                if not settings.is_stock(record.levelno):
+                                    queue.consumer_thread = me
+                                frame = renderer.encode_frame(record, settings, owned=False)
+                                queue.consumer_thread = None
+                        elif isinstance(item, Pinned):
+                            record = item.record
+                            freed += item.size
+                            pinned = item.settings
+                            if pinned is not settings and pinned is renderer.current:
+                                # The settings in force now: records queued bare from here
+                                # on were logged under them.
+                                settings = renderer.drained = pinned
+                                fast = settings.fast
+                            if not pinned.is_stock(record.levelno):
+                                queue.consumer_thread = me
+                                queue.render_depth = item.depth
+                            frame = renderer.encode_frame(record, pinned, owned=item.owned)
+                            queue.consumer_thread = None
+                            queue.render_depth = 0
+                        else:
+                            # A LogRecord subclass, whose getMessage() may differ: the
+                            # level's formatter renders it.
+                            record = item
+                            queue.consumer_thread = me
+                            frame = renderer.encode_frame(record, settings, owned=False)
+                            queue.consumer_thread = None
+                    except Exception:
+                        queue.fail()
+                        queue.consumer_thread = me
+                        self._report_error(record)
+                        queue.consumer_thread = None
+                        continue
+                    try:
+                        send(sock, frame, last)
+                    except again:
+                        self.pending = (frame,)
+                        self._blocked_since = time.monotonic()
+                        return False
+                    except BaseException:
+                        self.pending = (frame,)  # as in _send_batch: sent or counted later
+                        raise
+                    sent += 1
+                    if json:
+                        renderer.seq += 1
+            self._blocked_since = None
+            return bool(items)
+        finally:
+            queue.consumer_thread = None
+            queue.render_depth = 0
+            queue.sent += sent
+            if freed:
+                queue.nbytes -= freed
+
+    def _send_frames(self, send: Send, frames: tuple[bytes, ...]) -> bool:
+        """Send held *frames* (one or two); False if the socket still refuses them."""
         sock = self._socket.sync
         try:
-            send(sock, frames[0], _SNDMORE_NOBLOCK)
+            send(sock, frames[0], _SNDMORE_NOBLOCK if len(frames) > 1 else zmq.NOBLOCK)
         except zmq.Again:
             if self._blocked_since is None:
                 self._blocked_since = time.monotonic()
             return False
+        if len(frames) == 1:
+            self._blocked_since = None
+            self._renderer.accepted()
+            return True
         try:
             send(sock, frames[1], zmq.NOBLOCK)
         except zmq.ZMQError:
@@ -458,16 +598,17 @@ class Drain:
         queue.consumer_thread = threading.get_ident()
         queue.render_depth = _REPORT_DEPTH
         try:
-            topic, payload = self._renderer.drop_report(count)
+            frames = self._renderer.drop_report(count)
         finally:
             queue.consumer_thread = None
             queue.render_depth = 0
         sock = self._socket.sync
         try:
-            send(sock, topic, _SNDMORE_NOBLOCK)
+            send(sock, frames[0], _SNDMORE_NOBLOCK if len(frames) > 1 else zmq.NOBLOCK)
         except zmq.Again:
             return  # try again after the next batch; the sequence number is not used up
-        send(sock, payload, zmq.NOBLOCK)
+        if len(frames) > 1:
+            send(sock, frames[1], zmq.NOBLOCK)
         queue.sent += 1
         self._renderer.accepted()
         queue.reported(count)

@@ -43,6 +43,7 @@ from zmqlog.wire import (
     WireFormat,
     default_formatters,
     encode_json,
+    encode_single_frame,
     encode_text,
     snapshot_extras,
 )
@@ -131,7 +132,8 @@ class AsyncPUBHandler(logging.Handler):
 
     ``emit()`` hands the record to a queue and returns; the drain renders the records
     and sends them as ``[topic, payload]`` frames, byte for byte what
-    :class:`zmq.log.handlers.PUBHandler` sends. In an asyncio program the drain is a
+    :class:`zmq.log.handlers.PUBHandler` sends (or as single frames, with
+    *single_frame*). In an asyncio program the drain is a
     task on the event loop; when no loop runs (no loop was ever started, or the loop
     that drained has stopped or closed), a daemon thread publishes instead, within
     milliseconds, with no call from the program; a loop task that starts takes over.
@@ -191,6 +193,14 @@ class AsyncPUBHandler(logging.Handler):
             with this handler's :attr:`publisher_id` and a sequence number that grows
             by one per message ZeroMQ takes, so subscribers can count lost messages.
             The level's formatter then only renders tracebacks (``formatException``).
+        single_frame: send each record as one frame, ``<topic>: <payload>`` (the
+            topic with ``% : SP {`` and control bytes escaped as ``%XX``; a JSON
+            payload also carries its ``"topic"``), for peers that read one frame
+            per message, such as rsyslog's ``imczmq`` (see ``docs/wire-json.md``).
+            ZeroMQ's prefix subscriptions select these frames as they select the
+            default two, and zmqlog's subscriber and ``zmqlog tail`` read both;
+            pyzmq's subscribers read only the default. With single frames
+            *max_payload* counts the JSON payload's topic key too.
 
     Key files are checked here: a bad one raises :class:`~zmqlog.KeyFileError`. Binding
     a TCP address other hosts can reach without CURVE logs a warning (once a process)
@@ -226,6 +236,7 @@ class AsyncPUBHandler(logging.Handler):
         authorized_keys: AuthorizedKeys | None = None,
         curve_server_key_file: KeyPath | None = None,
         wire_format: WireFormat = "text",
+        single_frame: bool = False,
     ) -> None:
         # Everything is checked before anything exists: a bad argument leaves nothing
         # behind (not even a handler registered with logging), key files included.
@@ -245,6 +256,7 @@ class AsyncPUBHandler(logging.Handler):
             authorized_keys=authorized_keys,
             curve_server_key_file=curve_server_key_file,
             wire_format=wire_format,
+            single_frame=single_frame,
         )
         queue, root_topic = checked.queue, checked.root_topic
         if isinstance(checked.target, zmq.Socket):
@@ -262,6 +274,7 @@ class AsyncPUBHandler(logging.Handler):
             )
         super().__init__()
         self._json = checked.json
+        self._single = single_frame
         self._queue = queue
         self._flush_timeout = float(flush_timeout)
         self._socket = socket
@@ -270,7 +283,12 @@ class AsyncPUBHandler(logging.Handler):
         # every change makes new settings (see zmqlog._render).
         self._root_topic = root_topic
         self._formatters = Formatters(default_formatters(), self._settings_changed)
-        self._renderer = Renderer(self._new_settings(), json=self._json, max_payload=max_payload)
+        self._renderer = Renderer(
+            self._new_settings(),
+            json=self._json,
+            max_payload=max_payload,
+            single_frame=single_frame,
+        )
         self._drain = Drain(
             queue,
             socket,
@@ -350,7 +368,11 @@ class AsyncPUBHandler(logging.Handler):
 
     def _new_settings(self) -> RenderSettings:
         return RenderSettings(
-            self._root_topic, self._formatters, self.formatter, plain_allowed=not self._json
+            self._root_topic,
+            self._formatters,
+            self.formatter,
+            plain_allowed=not self._json,
+            single_frame=self._single,
         )
 
     def _settings_changed(self) -> None:
@@ -362,8 +384,9 @@ class AsyncPUBHandler(logging.Handler):
         """Format *record* with the formatter for its level."""
         return self.formatter_for(record.levelno).format(record)
 
-    def encode(self, record: logging.LogRecord) -> tuple[bytes, bytes]:
-        """Return the ``(topic, payload)`` frames this handler publishes for *record*.
+    def encode(self, record: logging.LogRecord) -> tuple[bytes, ...]:
+        """Return the frames this handler publishes for *record*: ``(topic, payload)``,
+        or one frame with ``single_frame=True``.
 
         In JSON mode the payload carries the next sequence number without using it up.
         """
@@ -371,13 +394,22 @@ class AsyncPUBHandler(logging.Handler):
         if self._json:
             renderer = self._renderer
             publisher, seq = renderer.publisher, renderer.seq
-            return encode_json(record, fmt, self._root_topic, publisher=publisher, seq=seq)
-        return encode_text(record, fmt, self._root_topic)
+            frames = encode_json(record, fmt, self._root_topic, publisher=publisher, seq=seq)
+        else:
+            frames = encode_text(record, fmt, self._root_topic)
+        if self._single:
+            return (encode_single_frame(*frames, json=self._json),)
+        return frames
 
     @property
     def wire_format(self) -> WireFormat:
         """``"text"`` or ``"json"``: what this handler's payloads hold."""
         return "json" if self._json else "text"
+
+    @property
+    def single_frame(self) -> bool:
+        """True if each record is sent as one frame (``<topic>: <payload>``)."""
+        return self._single
 
     @property
     def publisher_id(self) -> PublisherId:

@@ -63,6 +63,7 @@ def check_publisher(
     authorized_keys: AuthorizedKeys | None,
     curve_server_key_file: KeyPath | None,
     wire_format: object,
+    single_frame: object = False,
 ) -> Checked:
     """Check every option of ``AsyncPUBHandler``; key files are read here.
 
@@ -90,6 +91,8 @@ def check_publisher(
         raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
     if wire_format not in ("text", "json"):
         raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
+    if type(single_frame) is not bool:
+        raise TypeError(f"single_frame must be True or False, not {single_frame!r}")
     queue: RecordQueue[Item] = RecordQueue(
         max_queue,  # type: ignore[arg-type]  # checked there
         check_overflow(overflow),

@@ -64,6 +64,9 @@ class LogPublisher:
             :class:`AsyncPUBHandler`.
         wire_format: ``"text"`` (pyzmq's format, the default) or ``"json"`` (whole
             records with sequence numbers); see :class:`AsyncPUBHandler`.
+        single_frame: send each record as one frame, ``<topic>: <payload>``, for
+            peers that read one frame per message (rsyslog's ``imczmq``); see
+            :class:`AsyncPUBHandler`.
     """
 
     def __init__(
@@ -89,6 +92,7 @@ class LogPublisher:
         authorized_keys: AuthorizedKeys | None = None,
         curve_server_key_file: KeyPath | None = None,
         wire_format: WireFormat = "text",
+        single_frame: bool = False,
     ) -> None:
         if isinstance(endpoint, bytes):
             endpoint = endpoint.decode("utf-8")
@@ -114,6 +118,7 @@ class LogPublisher:
             authorized_keys=authorized_keys,
             curve_server_key_file=curve_server_key_file,
             wire_format=wire_format,
+            single_frame=single_frame,
         )
         if logger is not None and not isinstance(logger, (logging.Logger, str)):
             raise TypeError(
@@ -152,6 +157,7 @@ class LogPublisher:
             authorized_keys=authorized_keys,
             curve_server_key_file=curve_server_key_file,
             wire_format=wire_format,
+            single_frame=single_frame,
         )
         self._handler: AsyncPUBHandler | None = None
         self._entered = False

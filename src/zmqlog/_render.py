@@ -17,14 +17,24 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from zmqlog.wire import (
+    FRAME_SEPARATOR,
     TOPIC_DELIM,
     PublisherId,
     default_formatters,
     encode_json,
     encode_text,
+    escape_topic,
     join_topic,
     new_publisher_id,
 )
+from zmqlog.wire._events import (
+    EVENT_KEY,
+    STRUCTLOG_ATTRS,
+    event_message,
+    event_subtopic,
+    exc_info_of,
+)
+from zmqlog.wire._frames import RECORD_START_BYTES, frame_head
 
 __all__ = [
     "DEFAULT_FORMATTER",
@@ -43,6 +53,9 @@ is no record's level name (not even None), so the identity check always fails.""
 
 DEFAULT_FORMATTER: Final = logging.Formatter()
 """The formatter of a level without one, when the handler has none either."""
+
+# JSON single frames' starts kept, by topic.
+_HEADS: Final = 1024
 
 # The drain's cache of message templates: how many, and the longest message kept.
 _TEMPLATES: Final = 1024
@@ -86,15 +99,27 @@ def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
     message, traceback and stack are cut; the copy's :data:`TRUNCATED_FIELD` extra
     names the extras dropped and how many characters each text lost.
     """
-    text = str(record.msg)
-    if record.args:
-        text = text % record.args
-    attrs = {k: v for k, v in record.__dict__.items() if k in _STANDARD_ATTRS}
+    msg = record.msg
+    own = record.__dict__
+    topic = own.get("topic")
+    exc_info = record.exc_info
+    dropped = [k for k in own if k not in _STANDARD_ATTRS and k != "topic"]
+    if type(msg) is not str and isinstance(msg, dict):
+        # An event dict: its fields go like extras, its exception and topic stay.
+        text = event_message(msg)
+        topic = event_subtopic(msg) or topic
+        if not exc_info and "exc_info" in msg:
+            exc_info = exc_info_of(msg["exc_info"])
+        dropped = [k for k in dropped if k not in STRUCTLOG_ATTRS]
+        dropped += (str(k) for k in msg if k not in (EVENT_KEY, "exc_info", "topic"))
+    else:
+        text = str(msg)
+        if record.args:
+            text = text % record.args
+    attrs = {k: v for k, v in own.items() if k in _STANDARD_ATTRS}
     cut: dict[str, object] = {}
-    dropped = sorted(k for k in record.__dict__ if k not in _STANDARD_ATTRS and k != "topic")
     if dropped:
-        cut["extra"] = dropped[:64]  # names are short, but there may be many
-    topic = record.__dict__.get("topic")
+        cut["extra"] = sorted(dropped)[:64]  # names are short, but there may be many
     if type(topic) is str and len(topic) <= 256:
         attrs["topic"] = topic
     share = limit // 4  # characters, up to 4 bytes each in UTF-8, with room for the rest
@@ -102,10 +127,11 @@ def _shrunk(record: logging.LogRecord, limit: int) -> logging.LogRecord:
     if len(text) > share:
         cut["message"] = len(text) - share
         text = text[:share] + marker
-    attrs["msg"] = text
+    # An explicit empty subtopic: the event's text holds no "::" markup to look for.
+    attrs["msg"] = TOPIC_DELIM + text if isinstance(msg, dict) else text
     attrs["args"] = None
-    if record.exc_info and not attrs.get("exc_text"):
-        attrs["exc_text"] = DEFAULT_FORMATTER.formatException(record.exc_info)
+    if exc_info and not attrs.get("exc_text"):
+        attrs["exc_text"] = DEFAULT_FORMATTER.formatException(exc_info)
     attrs["exc_info"] = None
     for key in ("exc_text", "stack_info"):
         value = attrs.get(key)
@@ -128,6 +154,7 @@ class RenderSettings:
         "_formatters",
         "_plain_allowed",
         "_resolved",
+        "_single_frame",
         "_stock",
         "fast",
         "root_topic",
@@ -140,17 +167,21 @@ class RenderSettings:
         default: logging.Formatter | None,
         *,
         plain_allowed: bool,
+        single_frame: bool = False,
     ) -> None:
         self.root_topic = root_topic
         self._formatters = dict(formatters)
         self._default = default or DEFAULT_FORMATTER
         self._plain_allowed = plain_allowed
+        self._single_frame = single_frame
         self._resolved: dict[int, logging.Formatter] = {}
         self._stock: dict[int, bool] = {}
         self.fast: dict[int, tuple[object, bytes]] = {}
         """Per level number: ``(levelname, topic frame)`` when its records' payload is
         just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
-        Filled by :meth:`fast_entry`; only the drain reads it."""
+        With single frames the bytes are what precedes the payload in the frame (the
+        escaped topic and the separator). Filled by :meth:`fast_entry`; only the drain
+        reads it."""
 
     def formatter_for(self, levelno: int) -> logging.Formatter:
         """The formatter for records of *levelno*."""
@@ -194,10 +225,10 @@ class RenderSettings:
         """
         levelname = logging.getLevelName(levelno)
         if self._plain_allowed and type(levelname) is str and is_plain(self.formatter_for(levelno)):
-            entry: tuple[object, bytes] = (
-                levelname,
-                join_topic(self.root_topic, levelname).encode("utf-8", "replace"),
-            )
+            topic = join_topic(self.root_topic, levelname).encode("utf-8", "replace")
+            if self._single_frame:
+                topic = escape_topic(topic) + FRAME_SEPARATOR
+            entry: tuple[object, bytes] = (levelname, topic)
         else:
             entry = NOT_PLAIN
         if len(self.fast) < 256:
@@ -261,24 +292,46 @@ class Formatters(dict[int, "logging.Formatter | None"]):
 
 
 class Renderer:
-    """Turns queued records into ``(topic, payload)`` frames in the handler's wire format.
+    """Turns queued records into frames in the handler's wire format.
 
     It holds the settings the caller's side logs under (:attr:`current`, replaced by
     the handler on every change) and those the drain renders bare records with
     (:attr:`drained`), the drain's message templates, the payload limit, and in JSON
     mode the publisher's identity and the next sequence number. Only the drain, one
-    round at a time, calls its methods.
+    round at a time, calls its methods: :meth:`encode` for ``(topic, payload)``,
+    :meth:`encode_frame` for a single frame (``single_frame``).
     """
 
-    __slots__ = ("current", "drained", "json", "max_payload", "publisher", "seq", "templates")
+    __slots__ = (
+        "current",
+        "drained",
+        "heads",
+        "json",
+        "max_payload",
+        "publisher",
+        "seq",
+        "single_frame",
+        "templates",
+    )
 
-    def __init__(self, settings: RenderSettings, *, json: bool, max_payload: int) -> None:
+    def __init__(
+        self,
+        settings: RenderSettings,
+        *,
+        json: bool,
+        max_payload: int,
+        single_frame: bool = False,
+    ) -> None:
         self.current = settings
         """The settings records are logged under now."""
         self.drained = settings
         """The settings the drain renders records that were queued bare with."""
         self.json = json
         self.max_payload = max_payload
+        self.single_frame = single_frame
+        """Each message is one frame, ``<escaped topic>: <payload>``."""
+        self.heads: dict[bytes, tuple[bytes, int]] = {}
+        """JSON single frames' starts by topic (see :meth:`_head`)."""
         self.publisher: PublisherId = new_publisher_id()
         self.seq = 0
         """The sequence number of the next JSON message ZeroMQ accepts."""
@@ -326,12 +379,55 @@ class Renderer:
             )
         return frames
 
+    def encode_frame(
+        self, record: logging.LogRecord, settings: RenderSettings, *, owned: bool
+    ) -> bytes:
+        """Encode *record* with *settings* as one frame, its payload within ``max_payload``.
+
+        A JSON payload holds its topic (``"topic"``), counted in the limit, and carries
+        :attr:`seq` without using it up, as in :meth:`encode`.
+        """
+        if not self.json:
+            topic, payload = self.encode(record, settings, owned=owned)
+            return escape_topic(topic) + FRAME_SEPARATOR + payload
+        fmt, root_topic = settings.formatter_for(record.levelno), settings.root_topic
+        publisher, seq = self.publisher, self.seq
+        topic, payload = encode_json(record, fmt, root_topic, publisher=publisher, seq=seq)
+        head, prefix = self._head(topic)
+        # The topic key counts in the payload's limit: what the head adds to it.
+        added = len(head) - prefix - RECORD_START_BYTES
+        if len(payload) + added > self.max_payload:
+            shrunk = _shrunk(record, max(self.max_payload - added, 0))
+            topic, payload = encode_json(shrunk, fmt, root_topic, publisher=publisher, seq=seq)
+            head, prefix = self._head(topic)
+        return head + payload[RECORD_START_BYTES:]
+
+    def _head(self, topic: bytes) -> tuple[bytes, int]:
+        """A JSON frame's start for *topic* (:func:`~zmqlog.wire._frames.frame_head`)
+        and the length of its prefix and separator, remembered for a few topics."""
+        known = self.heads.get(topic)
+        if known is None:
+            head = frame_head(topic, json=True)
+            known = head, len(escape_topic(topic)) + len(FRAME_SEPARATOR)
+            if len(self.heads) >= _HEADS:
+                self.heads.clear()  # bounded: a subtopic per record must not grow it
+            self.heads[topic] = known
+        return known
+
+    def frames(
+        self, record: logging.LogRecord, settings: RenderSettings, *, owned: bool
+    ) -> tuple[bytes, ...]:
+        """The frames of one message for *record*: ``(topic, payload)``, or one frame."""
+        if self.single_frame:
+            return (self.encode_frame(record, settings, owned=owned),)
+        return self.encode(record, settings, owned=owned)
+
     def accepted(self) -> None:
         """ZeroMQ took a message encoded by :meth:`encode`: the next one gets a new number."""
         if self.json:
             self.seq += 1
 
-    def drop_report(self, count: int) -> tuple[bytes, bytes]:
+    def drop_report(self, count: int) -> tuple[bytes, ...]:
         """The frames of zmqlog's WARNING that *count* records were lost.
 
         Rendered like any WARNING record; if the handler's formatter cannot render it
@@ -340,16 +436,20 @@ class Renderer:
         """
         current = self.current
         try:
-            return self.encode(_report(count), current, owned=True)
+            return self.frames(_report(count), current, owned=True)
         except Exception:
-            plain = _REPORT_SETTINGS.get(current.root_topic)
+            plain = _REPORT_SETTINGS.get((current.root_topic, self.single_frame))
             if plain is None:
                 if len(_REPORT_SETTINGS) >= 64:
                     _REPORT_SETTINGS.clear()
-                plain = _REPORT_SETTINGS[current.root_topic] = RenderSettings(
-                    current.root_topic, default_formatters(), None, plain_allowed=False
+                plain = _REPORT_SETTINGS[current.root_topic, self.single_frame] = RenderSettings(
+                    current.root_topic,
+                    default_formatters(),
+                    None,
+                    plain_allowed=False,
+                    single_frame=self.single_frame,
                 )
-            return self.encode(_report(count), plain, owned=True)
+            return self.frames(_report(count), plain, owned=True)
 
 
 def _report(count: int) -> logging.LogRecord:
@@ -364,5 +464,6 @@ def _report(count: int) -> logging.LogRecord:
     )
 
 
-# pyzmq's own formats, per root topic, for drop reports the handler's formatters refuse.
-_REPORT_SETTINGS: dict[str, RenderSettings] = {}
+# pyzmq's own formats, per root topic (and frame layout), for drop reports the
+# handler's formatters refuse.
+_REPORT_SETTINGS: dict[tuple[str, bool], RenderSettings] = {}

@@ -24,6 +24,8 @@ from zmqlog.wire import (
     MAX_TOPIC_BYTES,
     PublisherId,
     check_json_record,
+    decode_single_frame,
+    escape_topic,
     load_json_object,
     parse_topic,
     record_from_json,
@@ -75,7 +77,7 @@ class LogMessage:
     root_topic: str
     """What precedes the level in the topic ("" if nothing)."""
     payload: bytes
-    """The payload frame as received."""
+    """The payload frame as received (of a single frame, what follows its prefix)."""
     fields: Mapping[str, Any] | None = field(default=None, repr=False)
     """The checked fields of a JSON message (:func:`zmqlog.wire.decode_json`); None for text."""
     _record: logging.LogRecord | None = field(default=None, init=False, repr=False, compare=False)
@@ -131,9 +133,10 @@ class SubscriberStats(NamedTuple):
     received: int
     """Messages delivered to the caller."""
     invalid: int
-    """Messages dropped because they were not ``[topic, payload]`` frames, had a topic
-    longer than :data:`zmqlog.wire.MAX_TOPIC_BYTES`, or claimed to be JSON records and
-    were not valid ones."""
+    """Messages dropped because they had more than two frames, had a topic longer than
+    :data:`zmqlog.wire.MAX_TOPIC_BYTES`, or claimed to be JSON records and were not
+    valid ones (a single frame's record also when its ``topic`` differs from the
+    frame's prefix); with ``wire_format="json"``, also any message holding no record."""
     gaps: int = 0
     """Messages lost on the way, counted from JSON publishers' sequence numbers.
 
@@ -243,6 +246,10 @@ def _check_heartbeat(heartbeat: object) -> None:
 class LogSubscriber:
     """Subscribe to log messages published by zmqlog or by pyzmq's ``PUBHandler``.
 
+    Both zmqlog formats are read, two frames ``[topic, payload]`` and single frames
+    ``<topic>: <payload>`` (``single_frame=True``), and so are the one-frame messages
+    of other programs, such as rsyslog's ``omczmq`` (see ``docs/wire-json.md``).
+
     ::
 
         async with LogSubscriber("tcp://127.0.0.1:5555") as sub:
@@ -259,6 +266,8 @@ class LogSubscriber:
         topics: the topic prefix to subscribe to, or several; ``""`` (the default) is
             everything. A single str (or bytes) is one prefix, not a list of
             characters: ``topics="app.WARNING"`` receives ``app.WARNING...`` only.
+            A prefix holding bytes a single frame escapes (``"app.INFO.a b"``) is
+            subscribed to in its escaped form too, so it selects both formats.
         bind: bind instead of connecting, so many publishers can connect here.
         context: a ZeroMQ context to use (needed for ``inproc://``); by default the
             subscriber makes its own and terminates it on close.
@@ -315,6 +324,14 @@ class LogSubscriber:
         self._json_only = wire_format == "json"
         self._endpoints = _endpoint_list(endpoint)
         self._topics = _topic_list(topics)
+        # A prefix with bytes a single frame escapes is subscribed to escaped as well;
+        # what matches only that form, and is not a single frame on a wanted topic,
+        # was not asked for (a two-frame topic holding "%20", say) and is dropped.
+        escaped = [escape_topic(t) for t in self._topics]
+        self._subscriptions = list(dict.fromkeys([*self._topics, *escaped]))
+        self._wanted: tuple[bytes, ...] | None = (
+            tuple(self._topics) if len(self._subscriptions) > len(set(self._topics)) else None
+        )
         if context is not None and not isinstance(context, zmq.Context):
             raise TypeError(f"context must be a zmq.Context or None, not {type(context).__name__}")
         _check_count("rcvhwm", rcvhwm, "messages", _MAX_INT32)
@@ -397,7 +414,7 @@ class LogSubscriber:
             sock.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
             set_keepalive(sock, self._heartbeat)
             self._security.apply(sock, self._endpoints[0], bind=self._bind)
-            for topic in self._topics:
+            for topic in self._subscriptions:
                 sock.setsockopt(zmq.SUBSCRIBE, topic)
             if not self._bind:
                 # ZeroMQ does not reconnect after a protocol error such as a message
@@ -521,7 +538,14 @@ class LogSubscriber:
                     continue
                 # The parts of a message arrive together, so the rest is there already.
                 if not get(sock, zmq.RCVMORE):
-                    self._invalid += 1
+                    try:
+                        message = self._decode_single(topic)
+                    except Exception:  # as below: never a peer's way to end the loop
+                        message = None
+                        self._invalid += 1
+                    if message is not None:
+                        self._received += 1
+                        return message
                     continue
                 payload = recv(sock, zmq.NOBLOCK)
                 if get(sock, zmq.RCVMORE):
@@ -556,13 +580,15 @@ class LogSubscriber:
                 return
         self._skipping = False
 
-    def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
-        parsed = self._parsed_topics.get(raw_topic)
-        if parsed is None:
-            size = len(raw_topic)
-            if size > MAX_TOPIC_BYTES:
-                self._invalid += 1
-                return None
+    def _parse(self, raw_topic: bytes, *, keep: bool = True) -> tuple[str, str, str, str] | None:
+        """The parsed topic (None, counted invalid, if too long), kept in the cache if *keep*."""
+        size = len(raw_topic)
+        if size > MAX_TOPIC_BYTES:
+            self._invalid += 1
+            return None
+        text_topic = raw_topic.decode("utf-8", "replace")
+        parsed = (text_topic, *parse_topic(text_topic, self._root_topic))
+        if keep:
             # Parse each topic once, in a cache bounded by its entries and their bytes.
             if (
                 len(self._parsed_topics) >= _TOPIC_CACHE_ENTRIES
@@ -570,10 +596,19 @@ class LogSubscriber:
             ):
                 self._parsed_topics.clear()
                 self._topic_bytes = 0
-            text_topic = raw_topic.decode("utf-8", "replace")
-            parsed = (text_topic, *parse_topic(text_topic, self._root_topic))
             self._parsed_topics[raw_topic] = parsed
             self._topic_bytes += size
+        return parsed
+
+    def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
+        parsed = self._parsed_topics.get(raw_topic)
+        if parsed is None:
+            wanted = self._wanted
+            if wanted is not None and not raw_topic.startswith(wanted):
+                return None  # matched only the escaped form of a topic: not asked for
+            parsed = self._parse(raw_topic)
+            if parsed is None:
+                return None
         topic, root, level, subtopic = parsed
         if self._text_only or (payload[:1] != b"{" and not self._json_only):
             # Positional: measurably cheaper than keywords.
@@ -592,6 +627,82 @@ class LogSubscriber:
                 self._invalid += 1
                 return None
             self._count_gap(fields["publisher"], fields["seq"])
+        return LogMessage(
+            topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
+        )
+
+    def _decode_single(self, frame: bytes) -> LogMessage | None:
+        """A one-frame message, read by the rules of ``docs/wire-json.md``; None if dropped.
+
+        A zmqlog single frame (``<prefix>: <payload>``) is a message on the prefix's
+        topic; a frame without prefix (what rsyslog's ``omczmq`` sends without its
+        topic frame) is text on the empty topic, or a JSON record on its own
+        ``topic``. Only with ``wire_format="json"`` is a frame that holds no valid
+        record invalid.
+        """
+        raw_topic, payload = decode_single_frame(frame)
+        wanted = self._wanted
+        if raw_topic is None:
+            if wanted is not None and not frame.startswith(wanted):
+                return None
+            return self._decode_bare(payload)
+        parsed = self._parsed_topics.get(raw_topic)
+        if parsed is None:
+            # Cached only if a two-frame message on this topic would be wanted too.
+            keep = True
+            if wanted is not None and not raw_topic.startswith(wanted):
+                if not frame.startswith(wanted):
+                    return None
+                keep = False
+            parsed = self._parse(raw_topic, keep=keep)
+            if parsed is None:
+                return None
+        topic, root, level, subtopic = parsed
+        if self._text_only or (payload[:1] != b"{" and not self._json_only):
+            return LogMessage(
+                topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
+            )
+        obj = load_json_object(payload)
+        if obj is None or JSON_MARKER not in obj:
+            if self._json_only:
+                self._invalid += 1
+                return None
+            fields = None
+        else:
+            fields = check_json_record(obj)
+            # The record's topic is the prefix's: a reader of either sees the same.
+            if fields is None or fields["topic"] != topic:
+                self._invalid += 1
+                return None
+            self._count_gap(fields["publisher"], fields["seq"])
+        return LogMessage(
+            topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
+        )
+
+    def _decode_bare(self, payload: bytes) -> LogMessage | None:
+        """A one-frame message without prefix: a JSON record on its ``topic``, or text."""
+        fields = None
+        raw_topic = b""
+        if payload[:1] == b"{" and not self._text_only:
+            obj = load_json_object(payload)
+            if obj is not None and JSON_MARKER in obj:
+                fields = check_json_record(obj)
+                if fields is None:
+                    self._invalid += 1
+                    return None
+                raw_topic = (fields["topic"] or "").encode("utf-8", "replace")
+        if fields is None and self._json_only:
+            self._invalid += 1
+            return None
+        parsed = self._parsed_topics.get(raw_topic)
+        if parsed is None:
+            wanted = self._wanted
+            parsed = self._parse(raw_topic, keep=wanted is None or raw_topic.startswith(wanted))
+            if parsed is None:
+                return None
+        if fields is not None:
+            self._count_gap(fields["publisher"], fields["seq"])
+        topic, root, level, subtopic = parsed
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )

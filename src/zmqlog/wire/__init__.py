@@ -8,7 +8,9 @@ Every message is two ZeroMQ frames, ``[topic, payload]``, exactly as pyzmq's
 * A subtopic is whatever precedes the first :data:`TOPIC_DELIM` (``"::"``) in
   ``str(record.msg)``; it is removed from the message text. A record without one
   takes its subtopic from a ``topic`` attribute, if it is a non-empty string
-  (``log.info("opened", extra={"topic": "db.pool"})``).
+  (``log.info("opened", extra={"topic": "db.pool"})``). A dict message
+  (structlog's event dict) is data, not markup: its ``topic`` key names the
+  subtopic (see ``_events``).
 * ``payload`` is the UTF-8 encoding of the record formatted with the formatter for
   its level (:data:`DEFAULT_FORMATS`).
 
@@ -16,16 +18,27 @@ With ``wire_format="json"`` the same two frames and the same topic carry, as the
 payload, one JSON object holding the whole record: see :func:`encode_json` and the
 specification in ``docs/wire-json.md``.
 
+With ``single_frame=True`` a publisher sends each message as one frame,
+``<escaped topic>: <payload>``, for peers that read one frame per message (rsyslog's
+``imczmq``): see :func:`encode_single_frame` and :func:`decode_single_frame`.
+
 This package is the contract another implementation (or another language) follows,
 so it deliberately imports neither :mod:`zmq` nor :mod:`asyncio`: bytes in, values
 out, testable on its own. The text format and the topics live in ``_text``, the JSON
-format in ``_json``; this module is their one public face.
+format in ``_json``, single frames in ``_frames``; this module is their one public face.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from ._frames import (
+    FRAME_SEPARATOR,
+    decode_single_frame,
+    encode_single_frame,
+    escape_topic,
+    unescape_prefix,
+)
 from ._json import (
     JSON_MARKER,
     JSON_VERSION,
@@ -55,6 +68,7 @@ from ._text import (
 
 __all__ = [
     "DEFAULT_FORMATS",
+    "FRAME_SEPARATOR",
     "JSON_MARKER",
     "JSON_VERSION",
     "MAX_JSON_BYTES",
@@ -66,9 +80,12 @@ __all__ = [
     "WireFormat",
     "check_json_record",
     "decode_json",
+    "decode_single_frame",
     "default_formatters",
     "encode_json",
+    "encode_single_frame",
     "encode_text",
+    "escape_topic",
     "join_topic",
     "load_json_object",
     "new_publisher_id",
@@ -77,6 +94,7 @@ __all__ = [
     "record_from_text",
     "snapshot_extras",
     "split_subtopic",
+    "unescape_prefix",
 ]
 
 WireFormat = Literal["text", "json"]

@@ -22,6 +22,7 @@ from math import isfinite
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
 
+from ._events import EVENT_KEY, STRUCTLOG_ATTRS, event_message, event_subtopic, exc_info_of
 from ._record import (
     BASE_ATTRS,
     UNKNOWN_FILE,
@@ -214,21 +215,33 @@ def encode_json(
     and every other attribute of the record under ``extra``. Values JSON cannot hold
     are written as their ``repr``; tuples become arrays, non-string keys their repr.
 
+    A dict message (structlog's event dict) is written as fields: its ``event`` is
+    the message (never %-formatted with args), its ``exc_info`` (an exception, an
+    exc_info tuple, or true for the exception being handled) the traceback when the
+    record has none, and every other key an ``extra`` field, over a record
+    attribute of the same name. Its ``topic`` key, if a non-empty string, is the
+    subtopic; no ``::`` is looked for in it. The attributes structlog's
+    ``wrap_for_formatter`` adds (:data:`STRUCTLOG_ATTRS`) are not written.
+
     The caller's record is not modified. Raises what ``str(record.msg)`` or merging
     the args raises; a caller that must not fail catches it.
     """
     # One atomic copy: another handler may add attributes while this runs on the loop.
     attrs = record.__dict__.copy()
     msg = attrs.get("msg")
-    subtopic, delim, rest = (msg if type(msg) is str else str(msg)).partition(TOPIC_DELIM)
-    if not delim:
-        subtopic, rest = "", subtopic
+    fields: dict[Any, Any] | None = None
+    if type(msg) is not str and isinstance(msg, dict):
+        message, subtopic, fields = _event_parts(msg, attrs)
+    else:
+        subtopic, delim, rest = (msg if type(msg) is str else str(msg)).partition(TOPIC_DELIM)
+        if not delim:
+            subtopic, rest = "", subtopic
+        args = attrs.get("args")
+        message = rest % args if args else rest
     if not subtopic:
         extra_topic = attrs.get("topic")  # extra={"topic": ...}, as in encode_text
         if type(extra_topic) is str:
             subtopic = extra_topic
-    args = attrs.get("args")
-    message = rest % args if args else rest
     exc_text = attrs.get("exc_text")
     exc_info = attrs.get("exc_info")
     if exc_info and not exc_text:
@@ -236,9 +249,9 @@ def encode_json(
         # record's traceback exactly as it would have rendered the original's.
         exc_text = (formatter or _PLAIN_FORMATTER).formatException(exc_info)
     levelname: str = attrs.get("levelname")  # type: ignore[assignment]  # checked below
-    text = _typical_payload(attrs, message, exc_text, publisher, seq)
+    text = _typical_payload(attrs, message, exc_text, publisher, seq, fields)
     if text is None:
-        text, levelname = _any_payload(attrs, message, exc_text, publisher, seq)
+        text, levelname = _any_payload(attrs, message, exc_text, publisher, seq, fields)
         if type(levelname) is not str:
             levelname = str(levelname)  # as the payload has it
     # A lone surrogate becomes the JSON escape "\udcxx", so the bytes stay UTF-8.
@@ -251,6 +264,25 @@ def encode_json(
     if not subtopic and len(_TOPICS) < 1024:
         _TOPICS[(root_topic, levelname)] = topic
     return topic, payload
+
+
+def _event_parts(event: dict[Any, Any], attrs: dict[str, Any]) -> tuple[str, str, dict[Any, Any]]:
+    """The message, subtopic and fields of an event dict; its exception goes into *attrs*.
+
+    *attrs* (the record's copied attributes) loses structlog's plumbing and gains the
+    event's exception as ``exc_info`` when the record carries none of its own.
+    """
+    message = event_message(event)
+    fields = {key: value for key, value in event.items() if key not in _EVENT_OWN}
+    if "exc_info" in event and not (attrs.get("exc_info") or attrs.get("exc_text")):
+        attrs["exc_info"] = exc_info_of(event["exc_info"])
+    for name in STRUCTLOG_ATTRS:
+        attrs.pop(name, None)
+    return message, event_subtopic(event), fields
+
+
+# The keys of an event dict written as fields of their own, not under "extra".
+_EVENT_OWN: Final = frozenset({EVENT_KEY, "exc_info"})
 
 
 # Topic frames of records without a subtopic, by root topic and level name: a
@@ -309,23 +341,38 @@ def _envelope(publisher: PublisherId) -> str:
     return envelope
 
 
-def _extra_json(attrs: dict[str, Any]) -> str:
-    """The ``extra`` object: every attribute that is not one of the record's own."""
-    if _RECORD_ATTRS.issuperset(attrs):
+def _extra_json(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> str:
+    """The ``extra`` object: every attribute that is not one of the record's own, then
+    an event dict's *fields* (over attributes of the same name)."""
+    if fields is None and _RECORD_ATTRS.issuperset(attrs):
         return "{}"
     budget = [_NODE_BUDGET]
     passed = _PASSED_AS_THEY_ARE
-    return _ENCODER.encode(
-        {
-            key: value if type(value) in passed else _jsonable(value, 2, budget)
-            for key, value in attrs.items()
-            if key not in _RECORD_ATTRS
-        }
-    )
+    extra = {
+        key: value if type(value) in passed else _jsonable(value, 2, budget)
+        for key, value in attrs.items()
+        if key not in _RECORD_ATTRS
+    }
+    if fields:
+        extra.update(_event_fields(fields, budget))
+    return _ENCODER.encode(extra)
+
+
+def _event_fields(fields: dict[Any, Any], budget: list[int]) -> dict[str, Any]:
+    """An event dict's *fields* as JSON values, a key that is not a str as its repr."""
+    return {
+        key if type(key) is str else _safe_repr(key): _jsonable(value, 2, budget)
+        for key, value in fields.items()
+    }
 
 
 def _typical_payload(
-    attrs: dict[str, Any], message: str, exc_text: object, publisher: PublisherId, seq: int
+    attrs: dict[str, Any],
+    message: str,
+    exc_text: object,
+    publisher: PublisherId,
+    seq: int,
+    fields: dict[Any, Any] | None = None,
 ) -> str | None:
     """The payload text of a record whose fields have the types logging gives them, or None.
 
@@ -365,12 +412,17 @@ def _typical_payload(
         f'"taskName":{"null" if task_name is None else q(task_name)},'
         f'"exc_text":{"null" if exc_text is None else q(exc_text)},'  # type: ignore[arg-type]
         f'"stack_info":{"null" if stack_info is None else q(stack_info)},'
-        f'"extra":{_extra_json(attrs)}}}'
+        f'"extra":{_extra_json(attrs, fields)}}}'
     )
 
 
 def _any_payload(
-    attrs: dict[str, Any], message: str, exc_text: object, publisher: PublisherId, seq: int
+    attrs: dict[str, Any],
+    message: str,
+    exc_text: object,
+    publisher: PublisherId,
+    seq: int,
+    fields: dict[Any, Any] | None = None,
 ) -> tuple[str, Any]:
     """The payload text of any record, each field converted by :func:`_jsonable`, and
     the level name as written in it."""
@@ -390,6 +442,8 @@ def _any_payload(
     obj["extra"] = {
         key: _jsonable(value, 2, budget) for key, value in attrs.items() if key not in _RECORD_ATTRS
     }
+    if fields:
+        obj["extra"].update(_event_fields(fields, budget))
     return _ENCODER.encode(obj), obj["levelname"]
 
 
@@ -513,6 +567,7 @@ _OPTIONAL_STR_FIELDS: Final = (
     "taskName",
     "exc_text",
     "stack_info",
+    "topic",
 )
 
 
@@ -537,7 +592,9 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
     None ("not known"; :func:`record_from_json` fills in what a formatter needs),
     except ``msecs``, derived from ``created``; ``extra`` becomes a dict.
     ``publisher`` becomes a :class:`PublisherId` and ``seq`` an int, or both None
-    when the message carries no valid pair. Never raises.
+    when the message carries no valid pair. ``topic`` (written in single-frame
+    messages, where a reader checks it against the frame's prefix) is a str or None.
+    Never raises.
 
     The bounds on numbers elsewhere in the payload (finite, 64-bit integers) are
     enforced by :func:`load_json_object` while parsing; an *obj* from another parser
@@ -602,9 +659,8 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         if len(host) > _MAX_HOST or len(ident) > _MAX_ID:
             return None  # subscribers remember identities: keep each one small
         publisher = _new_tuple(PublisherId, (host, pid, ident))  # PublisherId(), minus a call
-    pathname, filename, module, func_name, process_name, thread_name, task_name, exc_text, stack = (
-        texts
-    )
+    (pathname, filename, module, func_name, process_name, thread_name, task_name, exc_text, stack,
+     topic) = texts  # fmt: skip
     return {
         "version": version,
         "name": name,
@@ -629,6 +685,7 @@ def check_json_record(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         "extra": extra,
         "publisher": publisher,
         "seq": seq,
+        "topic": topic,
     }
 
 

@@ -8,7 +8,9 @@ Every message is two ZeroMQ frames, ``[topic, payload]``, exactly as pyzmq's
 * A subtopic is whatever precedes the first :data:`TOPIC_DELIM` (``"::"``) in
   ``str(record.msg)``; it is removed from the message text. A record without one
   takes its subtopic from a ``topic`` attribute, if it is a non-empty string
-  (``log.info("opened", extra={"topic": "db.pool"})``).
+  (``log.info("opened", extra={"topic": "db.pool"})``). A dict message
+  (structlog's event dict) is data, not markup: its ``topic`` key names the
+  subtopic (see ``_events``).
 * ``payload`` is the UTF-8 encoding of the record formatted with the formatter for
   its level (:data:`DEFAULT_FORMATS`).
 """
@@ -21,6 +23,7 @@ import re
 from collections.abc import Mapping
 from typing import Final
 
+from ._events import event_subtopic
 from ._record import UNKNOWN_FILE, UNKNOWN_FUNCTION, UNKNOWN_ID, UNKNOWN_PROCESS, UNKNOWN_THREAD
 
 __all__ = [
@@ -96,25 +99,38 @@ def encode_text(
     When ``str(record.msg)`` holds :data:`TOPIC_DELIM`, the text before it becomes the
     subtopic and the record is formatted with the rest as its message. Otherwise a
     non-empty string ``record.topic`` (set with ``extra={"topic": ...}``) is the
-    subtopic. The caller's record is not modified unless *owned* is true (then it is
-    used as the scratch copy).
+    subtopic. A dict message (structlog's event dict) is left to the formatter as it
+    is: its ``topic`` key, if a non-empty string, is the subtopic, no ``::`` is
+    looked for, and the payload gets a final newline if the formatter wrote none.
+    The caller's record is not modified unless *owned* is true (then it is used as
+    the scratch copy).
 
     Raises whatever *formatter* raises; a caller that must not fail catches it.
     """
-    text = str(record.msg)
-    subtopic, delim, rest = text.partition(TOPIC_DELIM)
-    if delim:
-        if not owned:
-            record = copy.copy(record)
-        record.msg = rest
+    msg = record.msg
+    event = False
+    if type(msg) is not str and isinstance(msg, dict):
+        event = True
+        subtopic = event_subtopic(msg)
     else:
-        subtopic = ""
+        subtopic, delim, rest = (msg if type(msg) is str else str(msg)).partition(TOPIC_DELIM)
+        if delim:
+            if not owned:
+                record = copy.copy(record)
+            record.msg = rest
+        else:
+            subtopic = ""
     if not subtopic:
         # A subtopic passed as data keeps the message text free of "::" markup.
         extra_topic = getattr(record, "topic", None)
         if type(extra_topic) is str:
             subtopic = extra_topic
-    payload = formatter.format(record).encode("utf-8", "backslashreplace")
+    text = formatter.format(record)
+    if event and not text.endswith("\n"):
+        # pyzmq's payloads end with a newline; an event's renderer (structlog's)
+        # leaves it to the handler, as a StreamHandler's terminator.
+        text += "\n"
+    payload = text.encode("utf-8", "backslashreplace")
     topic = join_topic(root_topic, record.levelname, subtopic)
     return topic.encode("utf-8", "replace"), payload
 
