@@ -48,10 +48,12 @@ def flooded(mode: str) -> dict[str, object]:
 @pytest.mark.timeout(90)
 def test_a_flooding_peer_neither_blows_up_memory_nor_freezes_the_loop(mode: str) -> None:
     """Under each flood the service grows by less than 100 MiB, its event loop is never
-    held for 250 ms, and it still publishes to an honest subscriber afterwards."""
+    held for 250 ms (a ticker's oversleep, counting the time the loop's thread ran, not
+    the time a loaded machine gave its CPU to another process), and it still publishes
+    to an honest subscriber afterwards."""
     report = flooded(mode)
     assert float(report["rss_growth_mib"]) < 100, report  # type: ignore[arg-type]
-    assert float(report["max_lag_s"]) < 0.25, report  # type: ignore[arg-type]
+    assert float(report["max_held_s"]) < 0.25, report  # type: ignore[arg-type]
     assert report["delivered_after"] is True, report
     if mode == "distinct":
         assert int(report["socket_resets"]) >= 1, report  # type: ignore[call-overload]
