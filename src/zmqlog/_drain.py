@@ -185,21 +185,28 @@ class Drain:
         stop = self.stop_deadline
         return deadline if stop is None or deadline < stop else stop
 
-    def expire(self, now: float) -> bool:
+    def expire(self, now: float, timeout: float = 0.0) -> bool:
         """Past the deadline: drop the pending message, and say whether to stop.
 
-        Returns True when the stop deadline has passed (whoever runs the rounds then
-        stops and leaves the rest to be counted), False when the drain may go on.
+        Takes the drain for this (waiting at most *timeout* seconds; 0 does not wait):
+        the pending message may only be dropped by whoever holds it. Returns True when
+        the stop deadline has passed (whoever runs the rounds then stops and leaves the
+        rest to be counted), False when the drain may go on, or is busy elsewhere.
         """
-        stop = self.stop_deadline
-        if stop is not None and now >= stop:
-            return True
-        since = self._blocked_since
-        if since is not None and now >= since + self._send_timeout:
-            self.pending = None
-            self._blocked_since = None
-            self._queue.drop()
-        return False
+        if not self.acquire(timeout > 0, timeout if timeout > 0 else -1):
+            return False
+        try:
+            stop = self.stop_deadline
+            if stop is not None and now >= stop:
+                return True
+            since = self._blocked_since
+            if since is not None and now >= since + self._send_timeout:
+                self.pending = None
+                self._blocked_since = None
+                self._queue.drop()
+            return False
+        finally:
+            self.release()
 
     # -- one round --------------------------------------------------------------------
 
@@ -261,12 +268,8 @@ class Drain:
             if until is None or now >= deadline:
                 return
             if now >= until:
-                if self.acquire(timeout=max(0.0, deadline - now)):
-                    try:
-                        if self.expire(now):
-                            return  # the stop deadline passed: the closer counts the rest
-                    finally:
-                        self.release()
+                if self.expire(now, timeout=max(0.0, deadline - now)):
+                    return  # the stop deadline passed: the closer counts the rest
                 continue
             # XPUB always reports POLLOUT, so there is nothing to wait on: back off.
             time.sleep(min(pause, until - now, deadline - now))

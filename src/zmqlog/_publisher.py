@@ -6,6 +6,7 @@ import functools
 import logging
 import sys
 from types import TracebackType
+from typing import Any
 
 import zmq
 import zmq.asyncio
@@ -100,26 +101,26 @@ class LogPublisher:
             raise UsageError(
                 f"endpoint must be a string such as 'tcp://127.0.0.1:5555', not {endpoint!r}"
             )
-        # Checked now, as the handler will check them on entry (key files included),
-        # so that a mistake is reported where the publisher is made.
-        check_publisher(
-            endpoint,
-            root_topic=root_topic,
-            sndhwm=sndhwm,
-            linger=linger,
-            max_queue=max_queue,
-            max_queue_bytes=max_queue_bytes,
-            overflow=overflow,
-            send_timeout=send_timeout,
-            heartbeat=heartbeat,
-            max_payload=max_payload,
-            flush_timeout=flush_timeout,
-            curve_secret_key_file=curve_secret_key_file,
-            authorized_keys=authorized_keys,
-            curve_server_key_file=curve_server_key_file,
-            wire_format=wire_format,
-            single_frame=single_frame,
-        )
+        # The handler's options, checked now as the handler will check them on entry
+        # (key files included), so that a mistake is reported where the publisher is made.
+        options: dict[str, Any] = {
+            "root_topic": root_topic,
+            "sndhwm": sndhwm,
+            "linger": linger,
+            "max_queue": max_queue,
+            "max_queue_bytes": max_queue_bytes,
+            "overflow": overflow,
+            "send_timeout": send_timeout,
+            "heartbeat": heartbeat,
+            "max_payload": max_payload,
+            "flush_timeout": flush_timeout,
+            "curve_secret_key_file": curve_secret_key_file,
+            "authorized_keys": authorized_keys,
+            "curve_server_key_file": curve_server_key_file,
+            "wire_format": wire_format,
+            "single_frame": single_frame,
+        }
+        check_publisher(endpoint, **options)
         if logger is not None and not isinstance(logger, (logging.Logger, str)):
             raise TypeError(
                 f"logger must be a logging.Logger, a logger's name or None, not "
@@ -138,26 +139,7 @@ class LogPublisher:
         self._flush_timeout = flush_timeout
         # The handler (and its socket) is made on entry, with these options.
         self._make_handler = functools.partial(
-            AsyncPUBHandler,
-            endpoint,
-            context,
-            root_topic,
-            bind=bind,
-            sndhwm=sndhwm,
-            linger=linger,
-            flush_timeout=flush_timeout,
-            max_queue=max_queue,
-            max_queue_bytes=max_queue_bytes,
-            overflow=overflow,
-            lossless=lossless,
-            send_timeout=send_timeout,
-            heartbeat=heartbeat,
-            max_payload=max_payload,
-            curve_secret_key_file=curve_secret_key_file,
-            authorized_keys=authorized_keys,
-            curve_server_key_file=curve_server_key_file,
-            wire_format=wire_format,
-            single_frame=single_frame,
+            AsyncPUBHandler, endpoint, context, bind=bind, lossless=lossless, **options
         )
         self._handler: AsyncPUBHandler | None = None
         self._entered = False

@@ -208,13 +208,8 @@ class LoopRunner:
                     # room) or for the deadline.
                     now = time.monotonic()
                     if now >= deadline:
-                        if drain.acquire(blocking=False):
-                            try:
-                                finished = drain.expire(now)
-                            finally:
-                                drain.release()
-                            if finished:
-                                return  # the stop deadline passed; the closer counts the rest
+                        if drain.expire(now):
+                            return  # the stop deadline passed; the closer counts the rest
                         continue
                     timer = loop.call_later(deadline - now, wake.set)
                     queue.wake_needed = True
@@ -374,13 +369,8 @@ class ThreadRunner:
             if deadline is not None:
                 now = time.monotonic()
                 if now >= deadline:
-                    if drain.acquire(timeout=_LOCK_WAIT):
-                        try:
-                            finished = drain.expire(now)
-                        finally:
-                            drain.release()
-                        if finished:
-                            return
+                    if drain.expire(now, timeout=_LOCK_WAIT):
+                        return
                     continue
                 if socket.is_xpub:
                     self._wait(min(pause, deadline - now), None)
