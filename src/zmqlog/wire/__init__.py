@@ -25,7 +25,8 @@ With ``single_frame=True`` a publisher sends each message as one frame,
 This package is the contract another implementation (or another language) follows,
 so it deliberately imports neither :mod:`zmq` nor :mod:`asyncio`: bytes in, values
 out, testable on its own. The text format and the topics live in ``_text``, the JSON
-format in ``_json``, single frames in ``_frames``; this module is their one public face.
+format in ``_json`` (writing) and ``_jsondecode`` (reading), single frames in
+``_frames``; this module is their one public face.
 """
 
 from __future__ import annotations
@@ -45,14 +46,11 @@ from ._json import (
     MAX_JSON_BYTES,
     MAX_JSON_DEPTH,
     PublisherId,
-    check_json_record,
-    decode_json,
     encode_json,
-    load_json_object,
     new_publisher_id,
-    record_from_json,
     snapshot_extras,
 )
+from ._jsondecode import check_json_record, decode_json, load_json_object, record_from_json
 from ._text import (
     DEFAULT_FORMATS,
     MAX_TOPIC_BYTES,
