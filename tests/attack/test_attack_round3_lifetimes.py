@@ -1,0 +1,95 @@
+"""ATTACK round 3: closing a handler from the thread of the loop that drains it.
+
+``close()`` on that thread only tells the drain task to close the socket, and returns;
+these tests show what a program then meets (each xfail until the fix).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket as stdlib_socket
+
+import pytest
+import zmq
+
+from tests.attack._helpers import TCP, receive_all, subscriber_of, wait_until
+from zmqlog import AsyncPUBHandler
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="close() on the loop thread with a backlog, then the loop stops: the socket "
+    "is never closed and the drain thread never ends",
+)
+def test_close_on_the_loop_thread_then_the_loop_stops_still_closes_the_socket(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """A coroutine logs a burst and closes the handler (a shutdown hook), then
+    ``run_until_complete()`` returns: every record is published and the socket closed,
+    as after any other close()."""
+    handler = AsyncPUBHandler(TCP)
+    sub = subscriber_of(context, handler)
+    logger.addHandler(handler)
+    loop = asyncio.new_event_loop()
+
+    async def main() -> None:
+        for i in range(5000):  # more than one round: the task yields to the loop
+            logger.info("r %d", i)
+        handler.close()
+
+    try:
+        loop.run_until_complete(main())
+        loop.close()
+        closed = wait_until(lambda: handler._socket.closed, 3)
+        received = receive_all(sub)
+        runner = handler._scheduler.thread_runner
+        thread_ended = runner is None or wait_until(lambda: not runner.thread.is_alive(), 1)
+    finally:
+        sub.close(linger=0)
+        if not handler._socket.closed:  # what close() should have done
+            stop = handler._scheduler.thread_runner
+            if stop is not None:
+                stop.stop(2)
+            handler._socket.close()
+            handler._socket.term_context()
+    assert len(received) == 5000
+    assert closed, "the socket of a closed handler stays open (and bound) for good"
+    assert thread_ended, "the drain thread of a closed handler runs on"
+    handler.close()  # and a second close() must not be what it takes
+
+
+def _free_port() -> int:
+    with stdlib_socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="close() on the loop thread leaves the socket bound, so a handler made "
+    "next on the same endpoint (dictConfig reload) fails with EADDRINUSE",
+)
+def test_a_handler_replaced_inside_a_coroutine_frees_its_endpoint(logger: logging.Logger) -> None:
+    """``logging.config.dictConfig()`` called from a coroutine (a configuration reload)
+    closes the old handler and binds the new one on the same endpoint, synchronously:
+    the endpoint must be free by then, as it is when this runs off the loop."""
+    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    old = AsyncPUBHandler(endpoint)
+    logger.addHandler(old)
+    made: list[AsyncPUBHandler] = []
+
+    async def reload() -> None:
+        logger.info("on the loop: the drain task runs here")
+        await asyncio.sleep(0.01)
+        logger.removeHandler(old)
+        old.close()  # what dictConfig does to the handlers it replaces
+        made.append(AsyncPUBHandler(endpoint))  # ... then makes the new ones
+
+    try:
+        asyncio.run(reload())
+    finally:
+        old.close()
+        for handler in made:
+            handler.close()
+    assert len(made) == 1
