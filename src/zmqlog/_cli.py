@@ -226,6 +226,7 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--frontend",
         action="append",
         required=True,
+        type=_endpoint,
         metavar="ENDPOINT",
         help="where publishers connect, e.g. tcp://127.0.0.1:5559 (repeatable)",
     )
@@ -233,6 +234,7 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--backend",
         action="append",
         required=True,
+        type=_endpoint,
         metavar="ENDPOINT",
         help="where subscribers connect, e.g. tcp://127.0.0.1:5560 (repeatable)",
     )
@@ -389,6 +391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "keys":
             from zmqlog._security import keys_command
 
+            if isinstance(sys.stdout, io.TextIOWrapper):
+                # The paths it prints are the user's; one the terminal's encoding cannot
+                # show is written escaped rather than failing after the files were made.
+                sys.stdout.reconfigure(errors="backslashreplace")
             return keys_command(args)
     except KeyboardInterrupt:
         return 130

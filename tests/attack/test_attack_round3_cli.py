@@ -8,10 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-FAULT = "zmqlog proxy does not check its endpoints as tail does"
-
 
 def _zmqlog(
     *argv: str | bytes, env: dict[str, str] | None = None
@@ -31,7 +27,6 @@ def _zmqlog(
         raise AssertionError(f"still running after 5 s: {error.stderr!r}") from None
 
 
-@pytest.mark.xfail(strict=True, reason=FAULT)
 def test_proxy_refuses_a_port_zeromq_would_wrap_round() -> None:
     """``--frontend tcp://127.0.0.1:99999`` bound port 34463 without a word (and ran on):
     usage error, exit 2, as ``zmqlog tail`` and ``LogPublisher`` do."""
@@ -41,7 +36,6 @@ def test_proxy_refuses_a_port_zeromq_would_wrap_round() -> None:
     assert done.stdout == ""  # nothing was bound
 
 
-@pytest.mark.xfail(strict=True, reason=FAULT)
 def test_proxy_refuses_an_endpoint_that_is_not_utf8() -> None:
     """An argument of undecodable bytes is one line and exit 2, not a UnicodeEncodeError
     traceback from inside pyzmq's bind()."""
@@ -51,7 +45,6 @@ def test_proxy_refuses_an_endpoint_that_is_not_utf8() -> None:
     assert "is not valid UTF-8 text" in done.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="zmqlog keys dies printing a path stdout cannot encode")
 def test_keys_reports_its_files_on_a_stdout_that_cannot_encode_their_names(tmp_path: Path) -> None:
     """With a non-UTF-8 stdout (a Latin-1 terminal, ``PYTHONIOENCODING``), keys wrote both
     files, then ended in a UnicodeEncodeError traceback, exit 1, as if it had failed."""
