@@ -10,7 +10,7 @@ wrong value; ``KeyFileError`` for a key file).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import zmq
 
@@ -20,18 +20,56 @@ from zmqlog._records import RECORD_OVERHEAD, Item, charge
 from zmqlog._security import AuthorizedKeys, KeyPath, Security, publisher_security
 from zmqlog.exceptions import UsageError
 
-__all__ = ["Checked", "check_publisher", "number"]
+__all__ = ["MAX_SECONDS", "Checked", "check_publisher", "check_socket_options", "number"]
+
+_MAX_INT32: Final = (1 << 31) - 1
+MAX_SECONDS: Final = _MAX_INT32 // 1000
+"""The longest duration an option takes (about 24.8 days): ZeroMQ takes milliseconds as
+a C int, and asyncio's and threading's waits overflow not far beyond."""
+# ZeroMQ's HEARTBEAT_TTL, three heartbeat intervals here, holds at most 6,553,599 ms.
+_MAX_HEARTBEAT: Final = 6_553_599 // 3 // 1000
 
 
-def number(name: str, value: object, *, minimum: float = 0, integer: bool = False) -> Any:
-    """*value* if it is a number of the right kind, at least *minimum*; else an error."""
+def number(
+    name: str,
+    value: object,
+    *,
+    minimum: float = 0,
+    maximum: int | None = None,
+    integer: bool = False,
+) -> Any:
+    """*value* if it is a number of the right kind, from *minimum* to *maximum*; else an
+    error. A number that is not *integer* is a duration: at most :data:`MAX_SECONDS`
+    unless *maximum* says otherwise (so never infinite)."""
     kinds: tuple[type, ...] = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         kind = "an integer" if integer else "a number"
         raise TypeError(f"{name} must be {kind}, not {type(value).__name__} {value!r}")
     if not value >= minimum:  # type: ignore[operator]  # also False for NaN
         raise UsageError(f"{name} must be at least {minimum:g}, not {value!r}")
+    if maximum is None and not integer:
+        maximum = MAX_SECONDS
+    if maximum is not None and value > maximum:  # type: ignore[operator]
+        unit = "" if integer else " seconds"
+        raise UsageError(f"{name} must be at most {maximum:,}{unit}, not {value!r}")
     return value
+
+
+def check_socket_options(*, bind: object, lossless: object, context: object) -> None:
+    """Check the options of a socket made from an endpoint, which ZeroMQ would otherwise
+    meet first (``bind=None`` connecting, a context that is none failing deep inside)."""
+    for name, value in (("bind", bind), ("lossless", lossless)):
+        if type(value) is not bool:
+            raise TypeError(f"{name} must be True or False, not {value!r}")
+    if context is not None and not isinstance(context, zmq.Context):
+        raise TypeError(f"context must be a zmq.Context or None, not {type(context).__name__}")
+
+
+def _utf8(name: str, value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{name} {value!r} is not valid UTF-8 text; pass a str") from None
 
 
 class Checked(NamedTuple):
@@ -75,7 +113,7 @@ def check_publisher(
     """
     target = interface_or_socket
     if isinstance(target, bytes):
-        target = target.decode("utf-8")
+        target = _utf8("endpoint", target)
     if not isinstance(target, (str, zmq.Socket)):
         raise UsageError(
             "AsyncPUBHandler takes an endpoint string such as 'tcp://127.0.0.1:5555' "
@@ -86,7 +124,7 @@ def check_publisher(
         if problem is not None:
             raise UsageError(f"endpoint {target!r} {problem}")
     if isinstance(root_topic, bytes):
-        root_topic = root_topic.decode("utf-8")
+        root_topic = _utf8("root_topic", root_topic)
     if not isinstance(root_topic, str):
         raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
     if wire_format not in ("text", "json"):
@@ -100,12 +138,12 @@ def check_publisher(
         per_item=RECORD_OVERHEAD,
         charge=charge,
     )
-    number("sndhwm", sndhwm, integer=True)
+    number("sndhwm", sndhwm, integer=True, maximum=_MAX_INT32)
     linger_ms = int(number("linger", linger) * 1000)
     number("send_timeout", send_timeout)
     number("flush_timeout", flush_timeout)
     if heartbeat is not None:
-        number("heartbeat", heartbeat)
+        number("heartbeat", heartbeat, maximum=_MAX_HEARTBEAT)
     if number("max_payload", max_payload, integer=True) < 1024:
         raise UsageError(f"max_payload must be at least 1024 bytes, not {max_payload!r}")
     security = publisher_security(curve_secret_key_file, authorized_keys, curve_server_key_file)

@@ -12,7 +12,7 @@ import zmq
 import zmq.asyncio
 
 from zmqlog._handler import AsyncPUBHandler
-from zmqlog._options import check_publisher
+from zmqlog._options import check_publisher, check_socket_options
 from zmqlog._queue import HandlerStats, Overflow
 from zmqlog._security import AuthorizedKeys, KeyPath
 from zmqlog.exceptions import UsageError
@@ -96,7 +96,10 @@ class LogPublisher:
         single_frame: bool = False,
     ) -> None:
         if isinstance(endpoint, bytes):
-            endpoint = endpoint.decode("utf-8")
+            try:
+                endpoint = endpoint.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UsageError(f"endpoint {endpoint!r} is not valid UTF-8 text") from None
         if not isinstance(endpoint, str):
             raise UsageError(
                 f"endpoint must be a string such as 'tcp://127.0.0.1:5555', not {endpoint!r}"
@@ -121,6 +124,7 @@ class LogPublisher:
             "single_frame": single_frame,
         }
         check_publisher(endpoint, **options)
+        check_socket_options(bind=bind, lossless=lossless, context=context)
         if logger is not None and not isinstance(logger, (logging.Logger, str)):
             raise TypeError(
                 f"logger must be a logging.Logger, a logger's name or None, not "

@@ -20,6 +20,7 @@ from typing import Any, Final, cast
 import zmq
 
 from zmqlog._aio import events, set_keepalive
+from zmqlog._options import check_socket_options
 from zmqlog._security import Security, ServerSecurity
 from zmqlog.exceptions import UsageError
 
@@ -204,8 +205,10 @@ class PublisherSocket:
         """Make an XPUB socket, configure it and bind (or connect) it to *endpoint*.
 
         Raises what ZeroMQ raises for a bad or busy endpoint, having closed the socket
-        (and the context, if it made one).
+        (and the context, if it made one); ``TypeError`` for a *bind*, *lossless* or
+        *context* of the wrong type, before anything is made.
         """
+        check_socket_options(bind=bind, lossless=lossless, context=context)
         ctx: zmq.Context[Any] = zmq.Context() if context is None else context
         recipe = _Recipe(bind, sndhwm, linger_ms, lossless, heartbeat, security)
         try:
