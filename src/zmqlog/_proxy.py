@@ -29,6 +29,7 @@ from typing import Final, NamedTuple, TextIO
 import zmq
 
 from zmqlog._endpoints import endpoint_error
+from zmqlog._pubsocket import MAX_INBOUND
 from zmqlog._security import ServerSecurity, is_exposed_bind
 from zmqlog.exceptions import KeyFileError, UsageError
 
@@ -335,6 +336,11 @@ def run_proxy(
             sock.setsockopt(zmq.LINGER, 0)
         frontend.setsockopt(zmq.RCVHWM, _HWM)
         backend.setsockopt(zmq.SNDHWM, _HWM)
+        # A subscription longer than a publisher takes must stop here: the frontend
+        # keeps every subscription and sends them all again at each reconnection, so
+        # one that a publisher refuses (by dropping the connection) would cut every
+        # subscriber off for as long as its sender stays connected.
+        backend.setsockopt(zmq.MAXMSGSIZE, MAX_INBOUND)
         control.bind(_CONTROL)
         for side, security in curve.items():
             if security is not None and security.enabled:

@@ -24,7 +24,7 @@ from zmqlog._options import check_socket_options
 from zmqlog._security import Security, ServerSecurity
 from zmqlog.exceptions import UsageError
 
-__all__ = ["SENDING_TYPES", "PublisherSocket"]
+__all__ = ["MAX_INBOUND", "SENDING_TYPES", "PublisherSocket"]
 
 SENDING_TYPES: Final[dict[int, str]] = {
     zmq.PUB: "PUB",
@@ -39,7 +39,7 @@ SENDING_TYPES: Final[dict[int, str]] = {
 # larger frame makes ZeroMQ drop that peer's connection; a peer that floods waits for
 # room in a small queue instead of filling memory (ZeroMQ moves a whole queue to the
 # socket each time it is serviced).
-_MAX_INBOUND: Final = 4096
+MAX_INBOUND: Final = 4096
 _INBOUND_HWM: Final = 100
 
 # Subscription messages read per drain round: a peer flooding (un)subscriptions costs
@@ -106,7 +106,7 @@ class _Recipe:
         try:
             sock.setsockopt(zmq.SNDHWM, self.sndhwm)
             sock.setsockopt(zmq.LINGER, self.linger_ms)
-            sock.setsockopt(zmq.MAXMSGSIZE, _MAX_INBOUND)
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_INBOUND)
             sock.setsockopt(zmq.RCVHWM, _INBOUND_HWM)
             if self.lossless:
                 sock.setsockopt(zmq.XPUB_NODROP, 1)

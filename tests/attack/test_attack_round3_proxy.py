@@ -58,11 +58,6 @@ async def _delivered_after(
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the proxy forwards a subscription over 4 KiB, which every publisher refuses "
-    "by dropping the proxy's connection, again at each reconnection",
-)
 async def test_one_long_subscription_does_not_cut_the_proxy_off(logger: logging.Logger) -> None:
     """A subscriber subscribes to an 8 KiB prefix: the other subscribers go on
     receiving every record."""
