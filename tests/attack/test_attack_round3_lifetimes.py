@@ -14,7 +14,7 @@ import pytest
 import zmq
 
 from tests.attack._helpers import TCP, receive_all, subscriber_of, wait_until
-from zmqlog import AsyncPUBHandler
+from zmqlog import AsyncPUBHandler, ClosedResourceError
 
 
 @pytest.mark.xfail(
@@ -139,3 +139,35 @@ def test_a_stop_handler_that_closes_then_stops_the_loop_closes_the_socket(
     assert task.done()
     assert [m[1] for m in received] == [b"serving\n", b"stopping\n"]
     assert closed, "the socket of a closed handler stays open (and bound) for good"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="closing the handler cancels the future a wait_for_subscribers() caller "
+    "awaits: CancelledError escapes a task that nobody cancelled",
+)
+@pytest.mark.parametrize("how", ["aclose", "close on the loop", "close from a thread"])
+def test_a_caller_waiting_for_subscribers_learns_that_the_handler_closed(how: str) -> None:
+    """A task waits for subscribers with no timeout and another closes the handler (a
+    shutdown): the waiter gets ClosedResourceError, not a CancelledError that asyncio and
+    task groups take for a cancellation of the waiting task itself."""
+    handler = AsyncPUBHandler(TCP)
+
+    async def main() -> BaseException | None:
+        waiting = asyncio.create_task(handler.wait_for_subscribers(1, timeout=None))
+        await asyncio.sleep(0.01)  # it waits now
+        if how == "aclose":
+            await handler.aclose()
+        elif how == "close on the loop":
+            handler.close()
+        else:
+            await asyncio.to_thread(handler.close)
+        done, _ = await asyncio.wait([waiting], timeout=2)
+        assert done, "the waiter still waits for subscribers of a closed handler"
+        return waiting.exception() if not waiting.cancelled() else asyncio.CancelledError()
+
+    try:
+        error = asyncio.run(main())
+    finally:
+        handler.close()
+    assert isinstance(error, ClosedResourceError), repr(error)
