@@ -22,7 +22,7 @@ import zmq
 from zmqlog._aio import events, set_keepalive
 from zmqlog._options import check_socket_options
 from zmqlog._security import Security, ServerSecurity
-from zmqlog.exceptions import UsageError
+from zmqlog.exceptions import ClosedResourceError, UsageError
 
 __all__ = ["MAX_INBOUND", "SENDING_TYPES", "PublisherSocket"]
 
@@ -64,9 +64,13 @@ def _resolve(future: asyncio.Future[int], count: int) -> None:
         future.set_result(count)
 
 
-def _cancel(future: asyncio.Future[int]) -> None:
+def _closed(future: asyncio.Future[int]) -> None:
+    # An error, not a cancellation: a CancelledError out of a task nobody cancelled is
+    # taken by asyncio (and task groups) for a cancellation of the waiting task itself.
     if not future.done():
-        future.cancel()
+        future.set_exception(
+            ClosedResourceError("the handler was closed while waiting for subscribers")
+        )
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
@@ -350,6 +354,7 @@ class PublisherSocket:
 
         Raises:
             TimeoutError: fewer than *n* arrived within *timeout* seconds.
+            ClosedResourceError: the socket is closed, or was closed while waiting.
         """
         if self.subscriptions >= n:
             return self.subscriptions
@@ -361,6 +366,8 @@ class PublisherSocket:
         try:
             if self.subscriptions >= n:  # read by the drain while we registered
                 return self.subscriptions
+            if self.closed:  # set before close() looks at the waiters: it may not see us
+                raise ClosedResourceError("the handler is closed; no subscriber can arrive")
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             raise TimeoutError(
@@ -390,7 +397,7 @@ class PublisherSocket:
         self.closed = True
         with self._lock:
             for _, loop, future in self._waiters:
-                _call_soon(loop, _cancel, future)
+                _call_soon(loop, _closed, future)
         if self._owns_socket:
             linger = 0 if force else self.linger_ms
             recipe = self._recipe

@@ -141,11 +141,6 @@ def test_a_stop_handler_that_closes_then_stops_the_loop_closes_the_socket(
     assert closed, "the socket of a closed handler stays open (and bound) for good"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="closing the handler cancels the future a wait_for_subscribers() caller "
-    "awaits: CancelledError escapes a task that nobody cancelled",
-)
 @pytest.mark.parametrize("how", ["aclose", "close on the loop", "close from a thread"])
 def test_a_caller_waiting_for_subscribers_learns_that_the_handler_closed(how: str) -> None:
     """A task waits for subscribers with no timeout and another closes the handler (a
