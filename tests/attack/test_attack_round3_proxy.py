@@ -1,10 +1,12 @@
-"""ATTACK round 3: one subscriber of a ``zmqlog proxy`` cuts every publisher off.
+"""ATTACK round 3: one peer of a ``zmqlog proxy`` cuts everyone else off.
 
 The proxy's XSUB frontend keeps every subscription made behind it and sends them all
 again each time it reconnects to a publisher. A publisher drops a connection that sends
 a subscription frame over 4 KiB, and starts its socket over past 1 MiB of
 subscriptions; so one subscription that a publisher refuses comes back with every
 reconnection, and no record gets through the proxy while its sender stays connected.
+On the other side, one publisher's message over a subscriber's ``max_message_size`` makes
+every subscriber of the proxy drop its connection to it.
 """
 
 from __future__ import annotations
@@ -81,3 +83,41 @@ async def test_many_subscriptions_do_not_cut_the_proxy_off(logger: logging.Logge
 
     delivered = await _delivered_after(logger, flood)
     assert delivered == 20
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.xfail(
+    strict=True,
+    reason="the proxy forwards a message over the subscribers' max_message_size, and "
+    "every subscriber drops its connection to the proxy",
+)
+async def test_one_publishers_huge_message_does_not_cut_the_subscribers_off(
+    logger: logging.Logger,
+) -> None:
+    """A publisher sends one 5 MiB message (over LogSubscriber's 4 MiB default): the
+    other publishers' records still reach every subscriber, none lost."""
+    async with (
+        running_proxy() as proxy,
+        LogSubscriber(proxy.backend, topics="app") as sub,
+        LogPublisher(proxy.frontend, bind=False, root_topic="app", logger=logger) as pub,
+    ):
+        await pub.wait_for_subscribers(1, timeout=10)
+        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        attacker = ctx.socket(zmq.XPUB)
+        try:
+            attacker.setsockopt(zmq.LINGER, 0)
+            attacker.connect(proxy.frontend)
+            assert attacker.poll(5000, zmq.POLLIN)  # the proxy's subscription arrived
+            attacker.send_multipart([b"app.INFO", b"x" * (5 << 20)])
+            delivered = 0
+            for i in range(10):
+                logger.info("after the attack %d", i)
+                try:
+                    message = await asyncio.wait_for(sub.receive(), 0.1)
+                except asyncio.TimeoutError:
+                    continue
+                delivered += message.text.startswith("after the attack")
+        finally:
+            attacker.close(linger=0)
+            ctx.term()
+    assert delivered == 10
