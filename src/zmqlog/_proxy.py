@@ -38,6 +38,10 @@ __all__ = ["HandshakeCounts", "proxy_command", "run_proxy"]
 _CONTROL = "inproc://zmqlog-proxy-control"
 # As deep as a publisher's default queue, so a burst from many publishers is kept.
 _HWM = 100_000
+# LogSubscriber's default max_message_size. A subscriber drops its connection on a
+# message larger than it takes; a larger message from one publisher, forwarded, would
+# cut every subscriber off the proxy. ZeroMQ drops that publisher's connection instead.
+_MAX_MESSAGE = 4 << 20
 # How long a stop waits for handshakes already under way to end, so that the counts
 # printed include every peer that connected before the stop.
 _SETTLE_SECONDS = 1.0
@@ -335,6 +339,7 @@ def run_proxy(
         for sock in (frontend, backend, control):
             sock.setsockopt(zmq.LINGER, 0)
         frontend.setsockopt(zmq.RCVHWM, _HWM)
+        frontend.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE)
         backend.setsockopt(zmq.SNDHWM, _HWM)
         # A subscription longer than a publisher takes must stop here: the frontend
         # keeps every subscription and sends them all again at each reconnection, so

@@ -86,11 +86,6 @@ async def test_many_subscriptions_do_not_cut_the_proxy_off(logger: logging.Logge
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.xfail(
-    strict=True,
-    reason="the proxy forwards a message over the subscribers' max_message_size, and "
-    "every subscriber drops its connection to the proxy",
-)
 async def test_one_publishers_huge_message_does_not_cut_the_subscribers_off(
     logger: logging.Logger,
 ) -> None:
