@@ -534,8 +534,21 @@ class Scheduler:
         if runner is not None and runner.alive():
             runner.stopping = True
             if me == runner.thread:
+                # This thread runs the loop, so it must not wait; but the task may never
+                # run again (a shutdown hook, a SIGTERM handler that stops the loop next,
+                # a dictConfig reload that binds the same endpoint at once). So send now
+                # what the socket takes and close, as aclose() does, unless this is a
+                # formatter or signal handler inside the task's own round.
                 runner.closes = True
-                runner.wake()
+                if drain.acquire(blocking=False):
+                    try:
+                        self._send_now(deadline)
+                    finally:
+                        drain.release()
+                    runner.detach()
+                    self.close_without_waiting()
+                else:
+                    runner.wake()
                 return
             runner.wake()
             runner.done.wait(timeout + 1.0)
@@ -550,6 +563,13 @@ class Scheduler:
             drain.deferred = functools.partial(self._finish_close, deadline)
             return
         self._finish_close(deadline)
+
+    def _send_now(self, deadline: float) -> None:
+        """Send, without waiting, what the socket takes of what is queued, until
+        *deadline* at the latest (the caller holds the drain)."""
+        while self.drain.round(pyzmq_send):
+            if time.monotonic() >= deadline:
+                break
 
     def _finish_close(self, deadline: float) -> None:
         drain, socket = self.drain, self.socket
@@ -627,9 +647,7 @@ class Scheduler:
             await asyncio.to_thread(self.socket.term_context)
         elif drain.acquire(blocking=False):
             try:
-                while drain.round(pyzmq_send):
-                    if time.monotonic() >= deadline:
-                        break
+                self._send_now(deadline)
                 drain.abandon("the socket did not take them before close")
             finally:
                 drain.release()
