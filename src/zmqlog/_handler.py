@@ -23,7 +23,7 @@ from typing import Any, Final
 import zmq
 
 from zmqlog._drain import Drain
-from zmqlog._options import check_publisher, number
+from zmqlog._options import check_level, check_publisher, check_root_topic, number
 from zmqlog._pubsocket import PublisherSocket
 from zmqlog._queue import HandlerStats, Overflow
 from zmqlog._records import (
@@ -341,19 +341,19 @@ class AsyncPUBHandler(logging.Handler):
 
     def setRootTopic(self, root_topic: str | bytes) -> None:
         """Set the root topic; bytes are decoded as UTF-8, as pyzmq does."""
-        if isinstance(root_topic, bytes):
-            root_topic = root_topic.decode("utf-8")
-        if not isinstance(root_topic, str):
-            raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
-        self._root_topic = root_topic
+        self._root_topic = check_root_topic(root_topic)
         self._settings_changed()
 
-    def setFormatter(self, fmt: logging.Formatter | None, level: int = logging.NOTSET) -> None:
-        """Set the formatter for one level, or for every level when *level* is NOTSET.
+    def setFormatter(
+        self, fmt: logging.Formatter | None, level: int | str = logging.NOTSET
+    ) -> None:
+        """Set the formatter for one level (a number or a name such as ``"WARNING"``),
+        or for every level when *level* is NOTSET.
 
         Levels without a formatter of their own (custom levels such as 25) use the
         formatter of the nearest lower level that has one.
         """
+        level = check_level(level)
         if level == logging.NOTSET:
             self.formatter = fmt
             for key in self.formatters:
@@ -621,6 +621,7 @@ class AsyncPUBHandler(logging.Handler):
             TimeoutError: fewer than *n* arrived within *timeout* seconds.
             UsageError: the socket has no subscriptions to see (a PUB, PUSH, PAIR or
                 DEALER socket), or *n* or *timeout* is negative.
+            ClosedResourceError: the handler closed, before or while this waited.
         """
         socket = self._socket
         if not socket.is_xpub:

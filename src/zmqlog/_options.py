@@ -10,6 +10,7 @@ wrong value; ``KeyFileError`` for a key file).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final, NamedTuple
 
 import zmq
@@ -72,6 +73,29 @@ def _utf8(name: str, value: bytes) -> str:
         raise UsageError(f"{name} {value!r} is not valid UTF-8 text; pass a str") from None
 
 
+def check_root_topic(root_topic: object) -> str:
+    """*root_topic* as a str: bytes are decoded as UTF-8, as pyzmq does."""
+    if isinstance(root_topic, bytes):
+        root_topic = _utf8("root_topic", root_topic)
+    if not isinstance(root_topic, str):
+        raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
+    return root_topic
+
+
+def check_level(level: object) -> int:
+    """*level* as a number: a level's number, or a name ``logging`` knows (``"WARNING"``)."""
+    if isinstance(level, str):
+        number = logging.getLevelName(level)
+        if not isinstance(number, int):
+            raise UsageError(
+                f"level must be a level name such as 'INFO' or a number, not {level!r}"
+            )
+        return number
+    if type(level) is not int:
+        raise TypeError(f"level must be a level name or a number, not {type(level).__name__}")
+    return level
+
+
 class Checked(NamedTuple):
     """What a publisher was asked for, checked and in the form the handler uses."""
 
@@ -123,10 +147,7 @@ def check_publisher(
         problem = endpoint_problem(target)
         if problem is not None:
             raise UsageError(f"endpoint {target!r} {problem}")
-    if isinstance(root_topic, bytes):
-        root_topic = _utf8("root_topic", root_topic)
-    if not isinstance(root_topic, str):
-        raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
+    root_topic = check_root_topic(root_topic)
     if wire_format not in ("text", "json"):
         raise UsageError(f"wire_format must be 'text' or 'json', not {wire_format!r}")
     if type(single_frame) is not bool:
