@@ -238,6 +238,15 @@ def _add_proxy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="ENDPOINT",
         help="where subscribers connect, e.g. tcp://127.0.0.1:5560 (repeatable)",
     )
+    proxy.add_argument(
+        "--subscribe-all",
+        action="store_true",
+        help="subscribe to every publisher's every record once, and filter for each "
+        "subscriber here, instead of passing subscriptions upstream: for subscribers "
+        "you do not trust (no --backend-authorized-keys), since their subscriptions "
+        "then never reach a publisher. Publishers send everything to the proxy, and "
+        "their wait_for_subscribers() counts the proxy itself",
+    )
     curve = proxy.add_argument_group(
         "CURVE encryption",
         "Each side can be a CURVE server with a key pair and an allow-list of its own. "

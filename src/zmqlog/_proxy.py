@@ -7,6 +7,15 @@ proxy. The proxy runs in a worker thread (it is a blocking C call); the main thr
 waits for Ctrl-C or SIGTERM and stops it through the proxy's control socket, so the
 sockets are closed and the context terminated on the way out.
 
+A subscriber behind the proxy is thereby heard by every publisher: the proxy's
+frontend keeps every subscription and sends them all again at each reconnection, and
+a publisher starts its socket over past 1 MiB of them (its defence against
+subscription floods), so one subscriber that subscribes that much cuts every publisher
+off. Where subscribers are not trusted (no allow-list on the backend), ``--subscribe-all``
+subscribes the frontend to everything once and filters at the backend, a PUB socket:
+publishers then send all their records to the proxy, and count the proxy as their one
+subscriber.
+
 Each side can be a CURVE server of its own, with an allow-list of its own: the
 frontend's admits publishers, the backend's subscribers. Both allow-lists are served by
 zmqlog's one authenticator of the proxy's context, each socket under its own ZAP domain.
@@ -311,6 +320,7 @@ def run_proxy(
     *,
     frontend_curve: ServerSecurity | None = None,
     backend_curve: ServerSecurity | None = None,
+    subscribe_all: bool = False,
 ) -> int:
     """Run the proxy until Ctrl-C (exit code 130) or SIGTERM (0); 1 if a bind fails.
 
@@ -319,6 +329,10 @@ def run_proxy(
     exit, prints on *err* what was forwarded and, per side, the handshakes counted.
     *frontend_curve* and *backend_curve* make that side a CURVE server; they are
     released (their authenticator stopped) on the way out.
+
+    With *subscribe_all*, the frontend subscribes to everything once and the backend is
+    a PUB socket, which keeps its subscribers' subscriptions to itself: nothing a
+    subscriber subscribes reaches a publisher (see the module's docstring).
     """
     endpoints = {"frontend": list(frontends), "backend": list(backends)}
     curve = {"frontend": frontend_curve, "backend": backend_curve}
@@ -326,7 +340,7 @@ def run_proxy(
         _warn_if_plaintext(side, endpoints[side], security, err)
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     frontend = ctx.socket(zmq.XSUB)
-    backend = ctx.socket(zmq.XPUB)
+    backend = ctx.socket(zmq.PUB if subscribe_all else zmq.XPUB)
     sockets = {"frontend": frontend, "backend": backend}
     control = ctx.socket(zmq.PAIR)
     counter: _HandshakeCounter | None = None
@@ -346,6 +360,8 @@ def run_proxy(
         # one that a publisher refuses (by dropping the connection) would cut every
         # subscriber off for as long as its sender stays connected.
         backend.setsockopt(zmq.MAXMSGSIZE, MAX_INBOUND)
+        if subscribe_all:
+            frontend.send(b"\x01")  # XSUB: subscribe to "", resent at each connection
         control.bind(_CONTROL)
         for side, security in curve.items():
             if security is not None and security.enabled:
@@ -446,4 +462,5 @@ def proxy_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err,
         frontend_curve=curve["frontend"],
         backend_curve=curve["backend"],
+        subscribe_all=args.subscribe_all,
     )
