@@ -14,10 +14,11 @@ import math
 import os
 import secrets
 import socket
-from json.encoder import encode_basestring
 from math import isfinite
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
+
+import msgspec
 
 from ._events import EVENT_KEY, STRUCTLOG_ATTRS, event_message, event_subtopic, exc_info_of
 from ._record import (
@@ -239,13 +240,19 @@ def encode_json(
         # record's traceback exactly as it would have rendered the original's.
         exc_text = (formatter or _PLAIN_FORMATTER).formatException(exc_info)
     levelname: str = attrs.get("levelname")  # type: ignore[assignment]  # checked below
-    text = _typical_payload(attrs, message, exc_text, publisher, seq, fields)
-    if text is None:
-        text, levelname = _any_payload(attrs, message, exc_text, publisher, seq, fields)
+    payload = None
+    typical = _typical_payload(attrs, message, exc_text, publisher, seq, fields)
+    if typical is not None:
+        try:
+            payload = _ENCODER.encode(typical)
+        except UnicodeEncodeError:  # a lone surrogate: written the careful way
+            pass
+    if payload is None:
+        obj = _any_payload(attrs, message, exc_text, publisher, seq, fields)
+        payload = _dump(obj)
+        levelname = obj["levelname"]
         if type(levelname) is not str:
             levelname = str(levelname)  # as the payload has it
-    # A lone surrogate becomes the JSON escape "\udcxx", so the bytes stay UTF-8.
-    payload = text.encode("utf-8", "backslashreplace")
     if not subtopic:
         topic = _TOPICS.get((root_topic, levelname))
         if topic is not None:
@@ -279,10 +286,60 @@ _EVENT_OWN: Final = frozenset({EVENT_KEY, "exc_info"})
 # publisher uses only a few (bounded, in case of one made-up level name per record).
 _TOPICS: Final[dict[tuple[str, str], bytes]] = {}
 
-# The encoder json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
-# allow_nan=False) makes on every call, made once. Its input is always made by
-# _jsonable (fresh, acyclic, at most MAX_JSON_DEPTH deep), so no cycle check is needed.
-_ENCODER: Final = json.JSONEncoder(
+
+# The payload's keys that are not Python-style names.
+_CAMEL_CASE: Final = {
+    "relative_created": "relativeCreated",
+    "func_name": "funcName",
+    "process_name": "processName",
+    "thread_name": "threadName",
+    "task_name": "taskName",
+}
+
+
+class _Payload(msgspec.Struct, gc=False, rename=_CAMEL_CASE):
+    """The payload object, field by field in the order it is written.
+
+    A Struct rather than a dict: msgspec writes its keys from bytes made once, and
+    making one takes a single call. Its fields are not type-checked (msgspec does
+    not check on construction): whoever fills it gives only values that JSON holds
+    as they are (see :func:`_typical_payload`).
+    """
+
+    zmqlog: Any
+    publisher: Any
+    seq: Any
+    name: Any
+    levelno: Any
+    levelname: Any
+    message: Any
+    created: Any
+    msecs: Any
+    relative_created: Any
+    pathname: Any
+    filename: Any
+    module: Any
+    lineno: Any
+    func_name: Any
+    process: Any
+    process_name: Any
+    thread: Any
+    thread_name: Any
+    task_name: Any
+    exc_text: Any
+    stack_info: Any
+    extra: Any
+
+
+# One encoder for every payload, made once. It refuses what it cannot write (any
+# type but the plain ones, and text with lone surrogates, which UTF-8 cannot hold),
+# but writes, without a word, non-finite floats as null and integers of any size:
+# those never reach it (see _typical_payload and _jsonable).
+_ENCODER: Final = msgspec.json.Encoder()
+
+# The stdlib's encoder, for text that UTF-8 cannot hold only: it writes a lone
+# surrogate as itself, which backslashreplace then turns into the JSON escape.
+_SURROGATE_ENCODER: Final = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
 )
 
@@ -311,31 +368,45 @@ _TYPICAL_TYPES: Final = (
 )
 _STR_OR_NONE: Final = frozenset({str, type(None)})
 
-# The start of a payload, up to and including "seq":, per publisher (bounded).
-_ENVELOPES: Final[dict[PublisherId, str]] = {}
+# The publisher object, written once per publisher (bounded).
+_PUBLISHERS: Final[dict[PublisherId, msgspec.Raw]] = {}
+
+_EMPTY_OBJECT: Final = msgspec.Raw(b"{}")
 
 
-def _envelope(publisher: PublisherId) -> str:
+def _publisher_json(publisher: PublisherId) -> Any:
+    """*publisher* as the JSON object it is written as, remembered for a few publishers."""
     try:
-        return _ENVELOPES[publisher]
+        return _PUBLISHERS[publisher]
     except (KeyError, TypeError):  # TypeError: a publisher with unhashable parts
         pass
-    ident = {"host": publisher.host, "pid": publisher.pid, "id": publisher.id}
-    envelope = f'{{"{JSON_MARKER}":{JSON_VERSION},"publisher":{_ENCODER.encode(ident)},"seq":'
-    if len(_ENVELOPES) >= 64:
-        _ENVELOPES.clear()
+    ident = _publisher_object(publisher, [_NODE_BUDGET])
     try:
-        _ENVELOPES[publisher] = envelope
+        written: Any = msgspec.Raw(_ENCODER.encode(ident))
+    except UnicodeEncodeError:
+        return ident  # a lone surrogate: the encoder refuses it, and _dump writes it
+    if len(_PUBLISHERS) >= 64:
+        _PUBLISHERS.clear()
+    try:
+        _PUBLISHERS[publisher] = written
     except TypeError:
         pass
-    return envelope
+    return written
 
 
-def _extra_json(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> str:
+def _publisher_object(publisher: PublisherId, budget: list[int]) -> dict[str, Any]:
+    return {
+        "host": _jsonable(publisher.host, 2, budget),
+        "pid": _jsonable(publisher.pid, 2, budget),
+        "id": _jsonable(publisher.id, 2, budget),
+    }
+
+
+def _extra(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> Any:
     """The ``extra`` object: every attribute that is not one of the record's own, then
-    an event dict's *fields* (over attributes of the same name)."""
+    an event dict's *fields* (over attributes of the same name), as JSON values."""
     if fields is None and _RECORD_ATTRS.issuperset(attrs):
-        return "{}"
+        return _EMPTY_OBJECT
     budget = [_NODE_BUDGET]
     passed = _PASSED_AS_THEY_ARE
     extra = {
@@ -345,7 +416,7 @@ def _extra_json(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> 
     }
     if fields:
         extra.update(_event_fields(fields, budget))
-    return _ENCODER.encode(extra)
+    return extra
 
 
 def _event_fields(fields: dict[Any, Any], budget: list[int]) -> dict[str, Any]:
@@ -363,17 +434,21 @@ def _typical_payload(
     publisher: PublisherId,
     seq: int,
     fields: dict[Any, Any] | None = None,
-) -> str | None:
-    """The payload text of a record whose fields have the types logging gives them, or None.
+) -> _Payload | None:
+    """The payload of a record whose fields have the types logging gives them, or None.
 
-    Writes exactly what :func:`_any_payload` writes for such a record, field by field,
-    without building the object first; None sends the record the careful way.
+    Holds exactly what :func:`_any_payload` holds for such a record, without converting
+    each field; None sends the record the careful way.
     """
     try:
         values = _TYPICAL_FIELDS(attrs)
     except KeyError:
         return None
-    if tuple(map(type, values)) != _TYPICAL_TYPES or type(seq) is not int:
+    if (
+        tuple(map(type, values)) != _TYPICAL_TYPES
+        or type(seq) is not int
+        or type(message) is not str
+    ):
         return None
     (name, levelno, levelname, created, msecs, relative, pathname, filename, module, lineno,
      func_name, process, process_name, thread, thread_name) = values  # fmt: skip
@@ -384,25 +459,37 @@ def _typical_payload(
         and -_INT64 <= lineno < _INT64
         and -_INT64 <= process < _INT64
         and -_INT64 <= thread < _INT64
+        and -_INT64 <= seq < _INT64
         and isfinite(created)
         and isfinite(msecs)
         and isfinite(relative)
         and _STR_OR_NONE.issuperset((type(task_name), type(exc_text), type(stack_info)))
     ):
         return None
-    q = encode_basestring
-    return (
-        f"{_envelope(publisher)}{seq},"
-        f'"name":{q(name)},"levelno":{levelno},"levelname":{q(levelname)},'
-        f'"message":{q(message)},"created":{created!r},"msecs":{msecs!r},'
-        f'"relativeCreated":{relative!r},"pathname":{q(pathname)},'
-        f'"filename":{q(filename)},"module":{q(module)},"lineno":{lineno},'
-        f'"funcName":{q(func_name)},"process":{process},"processName":{q(process_name)},'
-        f'"thread":{thread},"threadName":{q(thread_name)},'
-        f'"taskName":{"null" if task_name is None else q(task_name)},'
-        f'"exc_text":{"null" if exc_text is None else q(exc_text)},'  # type: ignore[arg-type]
-        f'"stack_info":{"null" if stack_info is None else q(stack_info)},'
-        f'"extra":{_extra_json(attrs, fields)}}}'
+    return _Payload(
+        JSON_VERSION,
+        _publisher_json(publisher),
+        seq,
+        name,
+        levelno,
+        levelname,
+        message,
+        created,
+        msecs,
+        relative,
+        pathname,
+        filename,
+        module,
+        lineno,
+        func_name,
+        process,
+        process_name,
+        thread,
+        thread_name,
+        task_name,
+        exc_text,
+        stack_info,
+        _extra(attrs, fields),
     )
 
 
@@ -413,18 +500,17 @@ def _any_payload(
     publisher: PublisherId,
     seq: int,
     fields: dict[Any, Any] | None = None,
-) -> tuple[str, Any]:
-    """The payload text of any record, each field converted by :func:`_jsonable`, and
-    the level name as written in it."""
+) -> dict[str, Any]:
+    """The payload of any record, each field converted by :func:`_jsonable`."""
     budget = [_NODE_BUDGET]
     obj: dict[str, Any] = {
         JSON_MARKER: JSON_VERSION,
-        "publisher": {"host": publisher.host, "pid": publisher.pid, "id": publisher.id},
-        "seq": seq,
+        "publisher": _publisher_object(publisher, budget),
+        "seq": _jsonable(seq, 1, budget),
     }
     for key in _STANDARD_FIELDS:
         if key == "message":
-            obj[key] = message
+            obj[key] = _jsonable(message, 1, budget)
         elif key == "exc_text":
             obj[key] = _jsonable(exc_text, 1, budget)
         else:
@@ -434,7 +520,16 @@ def _any_payload(
     }
     if fields:
         obj["extra"].update(_event_fields(fields, budget))
-    return _ENCODER.encode(obj), obj["levelname"]
+    return obj
+
+
+def _dump(obj: dict[str, Any]) -> bytes:
+    """The UTF-8 JSON text of *obj* (made by :func:`_any_payload`); a lone surrogate as
+    the JSON escape ``\\udcxx``, so that the bytes stay UTF-8."""
+    try:
+        return _ENCODER.encode(obj)
+    except UnicodeEncodeError:
+        return _SURROGATE_ENCODER.encode(obj).encode("utf-8", "backslashreplace")
 
 
 _PLAIN_FORMATTER: Final = logging.Formatter()
