@@ -841,3 +841,25 @@ def test_fast_and_general_json_encoders_write_the_same_bytes(
     monkeypatch.setattr(wire._json, "_typical_payload", lambda *args: None)
     general = wire.encode_json(record, None, "r", publisher=publisher, seq=9)
     assert fast == general
+
+
+def test_a_call_sites_cached_fields_are_not_taken_for_equal_values_of_other_types() -> None:
+    """A record whose lineno is True (equal to 1) after one from line 1 is written as
+    the careful encoder writes it, not as the cached call site's number."""
+    first = make_record("x")
+    first.lineno = 1
+    wire.encode_json(first, None, publisher=PUBLISHER, seq=0)
+    odd = make_record("x")
+    odd.lineno = True
+    _, payload = wire.encode_json(odd, None, publisher=PUBLISHER, seq=0)
+    assert json.loads(payload)["lineno"] is True
+
+
+def test_the_call_site_cache_is_bounded() -> None:
+    """A program that logs from a new line every time does not grow the encoder's memory."""
+    for line in range(3 * wire._json._MAX_SITES):
+        record = make_record("x")
+        record.lineno = line
+        _, payload = wire.encode_json(record, None, publisher=PUBLISHER, seq=0)
+        assert json.loads(payload)["lineno"] == line
+    assert len(wire._json._SITES) <= wire._json._MAX_SITES

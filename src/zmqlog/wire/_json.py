@@ -288,43 +288,30 @@ _TOPICS: Final[dict[tuple[str, str], bytes]] = {}
 
 
 # The payload's keys that are not Python-style names.
-_CAMEL_CASE: Final = {
-    "relative_created": "relativeCreated",
-    "func_name": "funcName",
-    "process_name": "processName",
-    "thread_name": "threadName",
-    "task_name": "taskName",
-}
+_RENAMED: Final = {"relative_created": "relativeCreated", "task_name": "taskName"}
 
 
-class _Payload(msgspec.Struct, gc=False, rename=_CAMEL_CASE):
-    """The payload object, field by field in the order it is written.
+class _Payload(msgspec.Struct, gc=False, rename=_RENAMED):
+    """The payload object of a typical record, in the order it is written.
 
     A Struct rather than a dict: msgspec writes its keys from bytes made once, and
     making one takes a single call. Its fields are not type-checked (msgspec does
-    not check on construction): whoever fills it gives only values that JSON holds
-    as they are (see :func:`_typical_payload`).
+    not check on construction): :func:`_typical_payload` fills them with values that
+    JSON holds as they are. ``name`` and ``pathname`` hold pre-written JSON
+    (``msgspec.Raw``) that goes on past their own values, through the fields that
+    follow them and are the same for every record of one call site (see
+    :class:`_CallSite`): msgspec writes a Raw as it is.
     """
 
     zmqlog: Any
     publisher: Any
     seq: Any
-    name: Any
-    levelno: Any
-    levelname: Any
+    name: Any  # ... "levelno", "levelname"
     message: Any
     created: Any
     msecs: Any
     relative_created: Any
-    pathname: Any
-    filename: Any
-    module: Any
-    lineno: Any
-    func_name: Any
-    process: Any
-    process_name: Any
-    thread: Any
-    thread_name: Any
+    pathname: Any  # ... "filename" to "threadName"
     task_name: Any
     exc_text: Any
     stack_info: Any
@@ -343,29 +330,61 @@ _SURROGATE_ENCODER: Final = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
 )
 
-# The standard fields whose types a record made by logging always has, and those types:
-# a record of this shape is written by _typical_payload without converting anything.
-# (The standard fields but the computed ones and the two written separately.)
-_TYPICAL_FIELDS: Final = itemgetter(
-    *(f for f in _STANDARD_FIELDS if f not in {"message", "taskName", "exc_text", "stack_info"})
+# The standard fields that are the same for every record of a call site (of one
+# logger, thread and process), and the types logging gives them.
+_SITE_FIELDS: Final = (
+    "name",
+    "levelno",
+    "levelname",
+    "pathname",
+    "filename",
+    "module",
+    "lineno",
+    "funcName",
+    "process",
+    "processName",
+    "thread",
+    "threadName",
 )
-_TYPICAL_TYPES: Final = (
-    str,
-    int,
-    str,
-    float,
-    float,
-    float,
-    str,
-    str,
-    str,
-    int,
-    str,
-    int,
-    str,
-    int,
-    str,
-)
+_SITE_TYPES: Final = (str, int, str, str, str, str, int, str, int, str, int, str)
+_site_of: Final = itemgetter(*_SITE_FIELDS)
+_times_of: Final = itemgetter("created", "msecs", "relativeCreated")
+
+# The JSON of call sites' fields, by their values (see _site_json). Bounded: a program
+# that logs from a new thread or line each time must not grow it without end.
+_SITES: Final[dict[tuple[Any, ...], tuple[msgspec.Raw, msgspec.Raw]]] = {}
+_MAX_SITES: Final = 1024
+
+
+def _site_json(site: tuple[Any, ...]) -> tuple[msgspec.Raw, msgspec.Raw] | None:
+    """The JSON of a call site's *site* fields, from the value of ``name`` through
+    ``levelname`` and from that of ``pathname`` through ``threadName``; None if they
+    are not of logging's types, or not JSON as they are (a lone surrogate, an integer
+    beyond 64 bits)."""
+    if tuple(map(type, site)) != _SITE_TYPES:
+        return None
+    levelno, lineno, process, thread = site[1], site[6], site[8], site[10]
+    if not (
+        -_INT64 <= levelno < _INT64
+        and -_INT64 <= lineno < _INT64
+        and -_INT64 <= process < _INT64
+        and -_INT64 <= thread < _INT64
+    ):
+        return None
+    fields = dict(zip(_SITE_FIELDS, site, strict=True))
+    try:
+        head = _ENCODER.encode({key: fields[key] for key in _SITE_FIELDS[:3]})
+        tail = _ENCODER.encode({key: fields[key] for key in _SITE_FIELDS[3:]})
+    except UnicodeEncodeError:
+        return None
+    # The members without the object's braces and the first key: {"name":...} -> ...
+    written = msgspec.Raw(head[len('{"name":') : -1]), msgspec.Raw(tail[len('{"pathname":') : -1])
+    if len(_SITES) >= _MAX_SITES:
+        _SITES.clear()  # bounded: start over rather than stop learning
+    _SITES[site] = written
+    return written
+
+
 _STR_OR_NONE: Final = frozenset({str, type(None)})
 
 # The publisher object, written once per publisher (bounded).
@@ -438,31 +457,39 @@ def _typical_payload(
     """The payload of a record whose fields have the types logging gives them, or None.
 
     Holds exactly what :func:`_any_payload` holds for such a record, without converting
-    each field; None sends the record the careful way.
+    each field; None sends the record the careful way. The fields of the record's call
+    site are looked up by their values: an integer field holding ``True`` or ``1.0``
+    (equal to ``1``) is checked for, so it is never taken for another site's ``1``.
     """
     try:
-        values = _TYPICAL_FIELDS(attrs)
-    except KeyError:
+        site = _site_of(attrs)
+        written = _SITES.get(site)
+    except Exception:  # a field missing, unhashable, or comparing with an error
         return None
-    if (
-        tuple(map(type, values)) != _TYPICAL_TYPES
-        or type(seq) is not int
-        or type(message) is not str
+    if written is None:
+        written = _site_json(site)
+        if written is None:
+            return None
+    elif not (
+        type(site[1]) is int
+        and type(site[6]) is int
+        and type(site[8]) is int
+        and type(site[10]) is int
     ):
         return None
-    (name, levelno, levelname, created, msecs, relative, pathname, filename, module, lineno,
-     func_name, process, process_name, thread, thread_name) = values  # fmt: skip
+    created, msecs, relative = _times_of(attrs)
     task_name = attrs.get("taskName")
     stack_info = attrs.get("stack_info")
     if not (
-        -_INT64 <= levelno < _INT64
-        and -_INT64 <= lineno < _INT64
-        and -_INT64 <= process < _INT64
-        and -_INT64 <= thread < _INT64
-        and -_INT64 <= seq < _INT64
+        type(created) is float
+        and type(msecs) is float
+        and type(relative) is float
         and isfinite(created)
         and isfinite(msecs)
         and isfinite(relative)
+        and type(seq) is int
+        and -_INT64 <= seq < _INT64
+        and type(message) is str
         and _STR_OR_NONE.issuperset((type(task_name), type(exc_text), type(stack_info)))
     ):
         return None
@@ -470,26 +497,18 @@ def _typical_payload(
         JSON_VERSION,
         _publisher_json(publisher),
         seq,
-        name,
-        levelno,
-        levelname,
+        written[0],
         message,
         created,
         msecs,
         relative,
-        pathname,
-        filename,
-        module,
-        lineno,
-        func_name,
-        process,
-        process_name,
-        thread,
-        thread_name,
+        written[1],
         task_name,
         exc_text,
         stack_info,
-        _extra(attrs, fields),
+        _EMPTY_OBJECT
+        if fields is None and _RECORD_ATTRS.issuperset(attrs)
+        else _extra(attrs, fields),
     )
 
 
