@@ -224,9 +224,10 @@ def encode_json(
     if type(msg) is not str and isinstance(msg, dict):
         message, subtopic, fields = _event_parts(msg, attrs)
     else:
-        subtopic, delim, rest = (msg if type(msg) is str else str(msg)).partition(TOPIC_DELIM)
-        if not delim:
-            subtopic, rest = "", subtopic
+        rest = msg if type(msg) is str else str(msg)
+        subtopic = ""
+        if TOPIC_DELIM in rest:
+            subtopic, _, rest = rest.partition(TOPIC_DELIM)
         args = attrs.get("args")
         message = rest % args if args else rest
     if not subtopic:
@@ -300,7 +301,7 @@ class _Payload(msgspec.Struct, gc=False, rename=_RENAMED):
     JSON holds as they are. ``name`` and ``pathname`` hold pre-written JSON
     (``msgspec.Raw``) that goes on past their own values, through the fields that
     follow them and are the same for every record of one call site (see
-    :class:`_CallSite`): msgspec writes a Raw as it is.
+    :func:`_site_json`): msgspec writes a Raw as it is.
     """
 
     zmqlog: Any
@@ -348,6 +349,7 @@ _SITE_FIELDS: Final = (
 )
 _SITE_TYPES: Final = (str, int, str, str, str, str, int, str, int, str, int, str)
 _site_of: Final = itemgetter(*_SITE_FIELDS)
+_STR_OR_NONE: Final = frozenset({str, type(None)})  # the decoder's check too
 _times_of: Final = itemgetter("created", "msecs", "relativeCreated")
 
 # The JSON of call sites' fields, by their values (see _site_json). Bounded: a program
@@ -385,8 +387,6 @@ def _site_json(site: tuple[Any, ...]) -> tuple[msgspec.Raw, msgspec.Raw] | None:
     return written
 
 
-_STR_OR_NONE: Final = frozenset({str, type(None)})
-
 # The publisher object, written once per publisher (bounded).
 _PUBLISHERS: Final[dict[PublisherId, msgspec.Raw]] = {}
 
@@ -423,9 +423,10 @@ def _publisher_object(publisher: PublisherId, budget: list[int]) -> dict[str, An
 
 def _extra(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> Any:
     """The ``extra`` object: every attribute that is not one of the record's own, then
-    an event dict's *fields* (over attributes of the same name), as JSON values."""
-    if fields is None and _RECORD_ATTRS.issuperset(attrs):
-        return _EMPTY_OBJECT
+    an event dict's *fields* (over attributes of the same name), as JSON values.
+
+    For a record that has extras or fields: the caller writes ``{}`` for the others.
+    """
     budget = [_NODE_BUDGET]
     passed = _PASSED_AS_THEY_ARE
     extra = {
@@ -490,7 +491,9 @@ def _typical_payload(
         and type(seq) is int
         and -_INT64 <= seq < _INT64
         and type(message) is str
-        and _STR_OR_NONE.issuperset((type(task_name), type(exc_text), type(stack_info)))
+        and (task_name is None or type(task_name) is str)
+        and (exc_text is None or type(exc_text) is str)
+        and (stack_info is None or type(stack_info) is str)
     ):
         return None
     return _Payload(
