@@ -863,3 +863,28 @@ def test_the_call_site_cache_is_bounded() -> None:
         _, payload = wire.encode_json(record, None, publisher=PUBLISHER, seq=0)
         assert json.loads(payload)["lineno"] == line
     assert len(wire._json._SITES) <= wire._json._MAX_SITES
+
+
+class _AddsToTheRecord:
+    """An extra whose repr adds attributes to the record it travels on, as another
+    handler's thread might while the record is encoded."""
+
+    def __init__(self, record: logging.LogRecord) -> None:
+        self.record = record
+
+    def __repr__(self) -> str:
+        for n in range(50):
+            setattr(self.record, f"late_{n}", n)
+        return "<adds>"
+
+
+@pytest.mark.parametrize("careful", [False, True])
+def test_attributes_added_while_encoding_do_not_break_it(careful: bool) -> None:
+    """The encoder goes over a copy of the record's attributes, taken in one step."""
+    record = make_record("x")
+    record.sneaky = _AddsToTheRecord(record)
+    if careful:
+        record.lineno = True  # not of logging's type: the careful way
+    _, payload = wire.encode_json(record, None, publisher=PUBLISHER, seq=0)
+    extra = json.loads(payload)["extra"]
+    assert extra == {"sneaky": "<adds>"}

@@ -217,11 +217,14 @@ def encode_json(
     The caller's record is not modified. Raises what ``str(record.msg)`` or merging
     the args raises; a caller that must not fail catches it.
     """
-    # One atomic copy: another handler may add attributes while this runs on the loop.
-    attrs = record.__dict__.copy()
+    # Read in place, key by key (each read is atomic). Whatever goes over all the
+    # attributes works on a copy taken in one step (see _extra, _any_payload): another
+    # handler may add attributes meanwhile, on another thread.
+    attrs = record.__dict__
     msg = attrs.get("msg")
     fields: dict[Any, Any] | None = None
     if type(msg) is not str and isinstance(msg, dict):
+        attrs = attrs.copy()  # changed below: the caller's record is not
         message, subtopic, fields = _event_parts(msg, attrs)
     else:
         rest = msg if type(msg) is str else str(msg)
@@ -431,7 +434,7 @@ def _extra(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> Any:
     passed = _PASSED_AS_THEY_ARE
     extra = {
         key: value if type(value) in passed else _jsonable(value, 2, budget)
-        for key, value in attrs.items()
+        for key, value in attrs.copy().items()  # copied in one step (see encode_json)
         if key not in _RECORD_ATTRS
     }
     if fields:
@@ -524,6 +527,7 @@ def _any_payload(
     fields: dict[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """The payload of any record, each field converted by :func:`_jsonable`."""
+    attrs = attrs.copy()  # in one step (see encode_json)
     budget = [_NODE_BUDGET]
     obj: dict[str, Any] = {
         JSON_MARKER: JSON_VERSION,
