@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -189,6 +190,105 @@ def test_lone_surrogates_survive_as_valid_utf8() -> None:
     _, payload = wire.encode_json(record, None, publisher=PUBLISHER, seq=0)
     payload.decode("utf-8")
     assert round_trip(record).getMessage() == "file caf\udce9"
+
+
+class _Level(enum.IntEnum):
+    NOTICE = 25
+
+
+class _Text(str):
+    pass
+
+
+def _strict_json(payload: bytes) -> Any:
+    """*payload* read by a strict reader: UTF-8, no NaN or infinity, ints of 64 bits."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    def bounded(digits: str) -> int:
+        value = int(digits)
+        assert -(2**63) <= value < 2**63, digits
+        return value
+
+    return json.loads(payload.decode("utf-8"), parse_constant=refuse, parse_int=bounded)
+
+
+def _set(record: logging.LogRecord, name: str, value: object) -> logging.LogRecord:
+    setattr(record, name, value)
+    return record
+
+
+ODD_VALUES = {
+    "nan created": lambda: _set(make_record("x"), "created", float("nan")),
+    "infinite msecs": lambda: _set(make_record("x"), "msecs", float("inf")),
+    "huge lineno": lambda: _set(make_record("x"), "lineno", 2**64),
+    "huge negative thread": lambda: _set(make_record("x"), "thread", -(2**63) - 1),
+    "str subclass name": lambda: _set(make_record("x"), "name", _Text("app")),
+    "enum levelno": lambda: _set(make_record("x"), "levelno", _Level.NOTICE),
+    "surrogate pathname": lambda: _set(make_record("x"), "pathname", "/srv/caf\udce9.py"),
+    "surrogate in extra key and value": lambda: _with_extra(
+        make_record("x"), **{"k\udc80": {"v": "\udcff"}}
+    ),
+    "odd extras": lambda: _with_extra(
+        make_record("x"), big=-(2**70), inf=float("-inf"), text=_Text("t"), level=_Level.NOTICE
+    ),
+    "str subclass message": lambda: make_record(_Text("hello")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ODD_VALUES))
+def test_values_json_cannot_hold_never_reach_the_wire(case: str) -> None:
+    """Non-finite floats, 65-bit ints and lone surrogates anywhere in a record still make
+    a payload that a strict reader, and zmqlog's, accept."""
+    _, payload = wire.encode_json(ODD_VALUES[case](), None, publisher=PUBLISHER, seq=3)
+    obj = _strict_json(payload)
+    assert obj["seq"] == 3
+    assert wire.decode_json(payload) is not None or case in _INVALID_FIELD_TYPES
+
+
+# Records whose standard fields have types the format does not allow: written, as
+# their repr, but not valid records.
+_INVALID_FIELD_TYPES: Final = {
+    "nan created",
+    "infinite msecs",
+    "huge lineno",
+    "huge negative thread",
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "field", "written"),
+    [
+        ("nan created", "created", "nan"),
+        ("infinite msecs", "msecs", "inf"),
+        ("huge lineno", "lineno", str(2**64)),
+        ("huge negative thread", "thread", str(-(2**63) - 1)),
+        ("enum levelno", "levelno", 25),
+        ("str subclass name", "name", "app"),
+    ],
+)
+def test_standard_fields_json_cannot_hold_are_written_as_their_repr(
+    case: str, field: str, written: object
+) -> None:
+    """A standard field of a type JSON cannot hold is its repr (never null, never a
+    number beyond 64 bits); a subclass of a JSON type is its plain value."""
+    _, payload = wire.encode_json(ODD_VALUES[case](), None, publisher=PUBLISHER, seq=0)
+    assert _strict_json(payload)[field] == written
+
+
+def test_odd_extras_are_written_as_their_json_values_or_repr() -> None:
+    """An extra that is a str or int subclass is written as its plain value; what JSON
+    cannot hold, as its repr."""
+    record = ODD_VALUES["odd extras"]()
+    extra = _strict_json(wire.encode_json(record, None, publisher=PUBLISHER, seq=0)[1])["extra"]
+    assert extra == {"big": repr(-(2**70)), "inf": "-inf", "text": "t", "level": 25}
+
+
+def test_lone_surrogates_in_extras_survive() -> None:
+    """A lone surrogate in an extra's key or value comes back as it was logged."""
+    record = ODD_VALUES["surrogate in extra key and value"]()
+    assert round_trip(record).__dict__["k\udc80"] == {"v": "\udcff"}
 
 
 @pytest.mark.parametrize("name", ["getMessage", "msg", "args", "message", "__class__", "__dict__"])
@@ -741,3 +841,50 @@ def test_fast_and_general_json_encoders_write_the_same_bytes(
     monkeypatch.setattr(wire._json, "_typical_payload", lambda *args: None)
     general = wire.encode_json(record, None, "r", publisher=publisher, seq=9)
     assert fast == general
+
+
+def test_a_call_sites_cached_fields_are_not_taken_for_equal_values_of_other_types() -> None:
+    """A record whose lineno is True (equal to 1) after one from line 1 is written as
+    the careful encoder writes it, not as the cached call site's number."""
+    first = make_record("x")
+    first.lineno = 1
+    wire.encode_json(first, None, publisher=PUBLISHER, seq=0)
+    odd = make_record("x")
+    odd.lineno = True
+    _, payload = wire.encode_json(odd, None, publisher=PUBLISHER, seq=0)
+    assert json.loads(payload)["lineno"] is True
+
+
+def test_the_call_site_cache_is_bounded() -> None:
+    """A program that logs from a new line every time does not grow the encoder's memory."""
+    for line in range(3 * wire._json._MAX_SITES):
+        record = make_record("x")
+        record.lineno = line
+        _, payload = wire.encode_json(record, None, publisher=PUBLISHER, seq=0)
+        assert json.loads(payload)["lineno"] == line
+    assert len(wire._json._SITES) <= wire._json._MAX_SITES
+
+
+class _AddsToTheRecord:
+    """An extra whose repr adds attributes to the record it travels on, as another
+    handler's thread might while the record is encoded."""
+
+    def __init__(self, record: logging.LogRecord) -> None:
+        self.record = record
+
+    def __repr__(self) -> str:
+        for n in range(50):
+            setattr(self.record, f"late_{n}", n)
+        return "<adds>"
+
+
+@pytest.mark.parametrize("careful", [False, True])
+def test_attributes_added_while_encoding_do_not_break_it(careful: bool) -> None:
+    """The encoder goes over a copy of the record's attributes, taken in one step."""
+    record = make_record("x")
+    record.sneaky = _AddsToTheRecord(record)
+    if careful:
+        record.lineno = True  # not of logging's type: the careful way
+    _, payload = wire.encode_json(record, None, publisher=PUBLISHER, seq=0)
+    extra = json.loads(payload)["extra"]
+    assert extra == {"sneaky": "<adds>"}

@@ -119,7 +119,6 @@ class Drain:
         self.pending: tuple[bytes, ...] | None = None
         """The message the socket refused last (its one or two frames), sent before
         anything else."""
-        # One test per round: the two-frame loop stays as it was, with none per record.
         self._single = renderer.single_frame
         self._rest: bytes | None = None
         self._blocked_since: float | None = None
@@ -220,10 +219,7 @@ class Drain:
         if self._socket.closed:
             return False  # closed by a closer that gave up waiting for this round
         try:
-            if self._single:
-                more = self._send_singles(send, limit)
-            else:
-                more = self._send_batch(send, limit)
+            more = self._send_batch(send, limit)
             more = self._socket.read_subscriptions() or more
             if not more and self._queue.unreported and self._blocked_since is None:
                 self._report_drops(send)
@@ -295,10 +291,16 @@ class Drain:
     # -- the parts of a round ---------------------------------------------------------
 
     def _send_batch(self, send: Send, limit: int) -> bool:
-        """Send up to *limit* queued records; return True if more are waiting."""
+        """Send up to *limit* queued records; return True if more are waiting.
+
+        A record is one message of two frames, topic and payload; with single frames
+        (``single_frame=True``), of one: the topic's prefix joined to the payload,
+        which ZeroMQ takes whole or not at all (so such a message is never half sent).
+        """
         queue = self._queue
         sock = self._socket.sync
         renderer = self._renderer
+        single = self._single
         rest = self._rest
         if rest is not None:
             # A message whose first frame went out before an interruption: finish it.
@@ -327,6 +329,7 @@ class Drain:
         me = threading.get_ident()
         clock = time.perf_counter
         sent = freed = 0
+        topic = b""
         try:
             # In chunks, to look at the clock between them: a round stops after a few
             # milliseconds, so that a slow formatter, or a thread that keeps the GIL
@@ -370,38 +373,59 @@ class Drain:
                                 if len(payload) > maximum:
                                     payload = truncate(payload, maximum)
                                 topic = entry[1]
+                                if single:
+                                    payload = topic + payload  # the escaped topic and ": "
                             else:
+                                render_with, owned = settings, False
                                 if not settings.is_stock(record.levelno):
                                     queue.consumer_thread = me
-                                topic, payload = renderer.encode(record, settings, owned=False)
-                                queue.consumer_thread = None
                         elif isinstance(item, Pinned):
                             record = item.record
                             freed += item.size
-                            pinned = item.settings
-                            if pinned is not settings and pinned is renderer.current:
+                            render_with, owned = item.settings, item.owned
+                            if render_with is not settings and render_with is renderer.current:
                                 # The settings in force now: records queued bare from here
                                 # on were logged under them.
-                                settings = renderer.drained = pinned
+                                settings = renderer.drained = render_with
                                 fast = settings.fast
-                            if not pinned.is_stock(record.levelno):
+                            if not render_with.is_stock(record.levelno):
                                 queue.consumer_thread = me
                                 queue.render_depth = item.depth
-                            topic, payload = renderer.encode(record, pinned, owned=item.owned)
-                            queue.consumer_thread = None
-                            queue.render_depth = 0
+                            template = ""
                         else:
                             # A LogRecord subclass, whose getMessage() may differ: the
                             # level's formatter renders it.
                             record = item
+                            render_with, owned = settings, False
                             queue.consumer_thread = me
-                            topic, payload = renderer.encode(record, settings, owned=False)
+                            template = ""
+                        if not template:
+                            if single:
+                                payload = renderer.encode_frame(record, render_with, owned=owned)
+                            else:
+                                topic, payload = renderer.encode(record, render_with, owned=owned)
                             queue.consumer_thread = None
+                            queue.render_depth = 0
                     except Exception:
                         queue.fail()
                         queue.consumer_thread = me
                         self._report_error(record)
                         queue.consumer_thread = None
+                        queue.render_depth = 0
+                        continue
+                    if single:
+                        try:
+                            send(sock, payload, last)
+                        except again:
+                            self.pending = (payload,)
+                            self._blocked_since = time.monotonic()
+                            return False
+                        except BaseException:
+                            self.pending = (payload,)  # sent or counted later, as below
+                            raise
+                        sent += 1
+                        if json:
+                            renderer.seq += 1
                         continue
                     try:
                         send(sock, topic, more)
@@ -421,135 +445,6 @@ class Drain:
                         raise
                     except BaseException:
                         self._rest = payload  # interrupted between the frames: next round
-                        raise
-                    sent += 1
-                    if json:
-                        renderer.seq += 1
-            self._blocked_since = None
-            return bool(items)
-        finally:
-            queue.consumer_thread = None
-            queue.render_depth = 0
-            queue.sent += sent
-            if freed:
-                queue.nbytes -= freed
-
-    def _send_singles(self, send: Send, limit: int) -> bool:
-        """:meth:`_send_batch` for single frames (``single_frame=True``).
-
-        The same loop, record for record, but for the send: one frame, the topic's
-        prefix joined to the payload, which ZeroMQ takes whole or not at all (so no
-        message is ever half sent). Two loops rather than a test per record keep the
-        default two-frame path as it was; a change to one belongs in the other.
-        """
-        queue = self._queue
-        sock = self._socket.sync
-        renderer = self._renderer
-        if self.pending is not None:
-            if not self._send_frames(send, self.pending):
-                return False
-            self.pending = None
-            queue.sent += 1
-        items = queue.items
-        log_record = _LogRecord
-        settings = renderer.drained
-        fast = settings.fast
-        templates = renderer.templates
-        json = renderer.json
-        maximum = renderer.max_payload
-        last, again = zmq.NOBLOCK, zmq.Again
-        # Set only while the drain runs code of the application's (a formatter of its
-        # own, a record class's getMessage(), its handleError): a record logged from
-        # there comes from the drain's own work. pyzmq's formats and logging's stock
-        # Formatter run none, so a signal handler that logs meanwhile is not mistaken
-        # for the drain logging.
-        me = threading.get_ident()
-        clock = time.perf_counter
-        sent = freed = 0
-        try:
-            # In chunks, to look at the clock between them: a round stops after a few
-            # milliseconds, so that a slow formatter, or a thread that keeps the GIL
-            # from this one, cannot hold the loop (or the drain) for long.
-            stop_at = clock() + _ROUND_TIME
-            for _ in range(-(-limit // _CHUNK)):
-                if clock() > stop_at:
-                    return bool(items)
-                for _ in range(_CHUNK):
-                    try:
-                        item = items.popleft()
-                    except IndexError:
-                        return False
-                    try:
-                        if type(item) is log_record:
-                            record = item
-                            entry = fast.get(record.levelno)
-                            if entry is None:
-                                entry = settings.fast_entry(record.levelno)
-                            template: str | None = ""
-                            if (
-                                entry[0] is record.levelname
-                                and not (record.exc_info or record.exc_text or record.stack_info)
-                                # extra={"topic": ...}; getattr, since reading __dict__ would
-                                # build a dict for every record (CPython 3.11+ keeps a plain
-                                # instance's attributes without one until it is asked for).
-                                and getattr(record, "topic", None) is None
-                            ):
-                                template = templates.get(record.msg)
-                                if template is None:
-                                    template = renderer.template(record)
-                            if template:
-                                # pyzmq's INFO format, "%(message)s\n", rendered directly: the
-                                # same bytes Formatter.format makes, at a fraction of the cost.
-                                args = record.args
-                                text = template % args if args else template
-                                try:
-                                    payload = text.encode()
-                                except UnicodeEncodeError:  # lone surrogates
-                                    payload = text.encode("utf-8", "backslashreplace")
-                                if len(payload) > maximum:
-                                    payload = truncate(payload, maximum)
-                                frame = entry[1] + payload  # the escaped topic and ": "
-                            else:
-                                if not settings.is_stock(record.levelno):
-                                    queue.consumer_thread = me
-                                frame = renderer.encode_frame(record, settings, owned=False)
-                                queue.consumer_thread = None
-                        elif isinstance(item, Pinned):
-                            record = item.record
-                            freed += item.size
-                            pinned = item.settings
-                            if pinned is not settings and pinned is renderer.current:
-                                # The settings in force now: records queued bare from here
-                                # on were logged under them.
-                                settings = renderer.drained = pinned
-                                fast = settings.fast
-                            if not pinned.is_stock(record.levelno):
-                                queue.consumer_thread = me
-                                queue.render_depth = item.depth
-                            frame = renderer.encode_frame(record, pinned, owned=item.owned)
-                            queue.consumer_thread = None
-                            queue.render_depth = 0
-                        else:
-                            # A LogRecord subclass, whose getMessage() may differ: the
-                            # level's formatter renders it.
-                            record = item
-                            queue.consumer_thread = me
-                            frame = renderer.encode_frame(record, settings, owned=False)
-                            queue.consumer_thread = None
-                    except Exception:
-                        queue.fail()
-                        queue.consumer_thread = me
-                        self._report_error(record)
-                        queue.consumer_thread = None
-                        continue
-                    try:
-                        send(sock, frame, last)
-                    except again:
-                        self.pending = (frame,)
-                        self._blocked_since = time.monotonic()
-                        return False
-                    except BaseException:
-                        self.pending = (frame,)  # as in _send_batch: sent or counted later
                         raise
                     sent += 1
                     if json:

@@ -14,10 +14,11 @@ import math
 import os
 import secrets
 import socket
-from json.encoder import encode_basestring
 from math import isfinite
 from operator import itemgetter
 from typing import Any, Final, NamedTuple
+
+import msgspec
 
 from ._events import EVENT_KEY, STRUCTLOG_ATTRS, event_message, event_subtopic, exc_info_of
 from ._record import (
@@ -216,16 +217,20 @@ def encode_json(
     The caller's record is not modified. Raises what ``str(record.msg)`` or merging
     the args raises; a caller that must not fail catches it.
     """
-    # One atomic copy: another handler may add attributes while this runs on the loop.
-    attrs = record.__dict__.copy()
+    # Read in place, key by key (each read is atomic). Whatever goes over all the
+    # attributes works on a copy taken in one step (see _extra, _any_payload): another
+    # handler may add attributes meanwhile, on another thread.
+    attrs = record.__dict__
     msg = attrs.get("msg")
     fields: dict[Any, Any] | None = None
     if type(msg) is not str and isinstance(msg, dict):
+        attrs = attrs.copy()  # changed below: the caller's record is not
         message, subtopic, fields = _event_parts(msg, attrs)
     else:
-        subtopic, delim, rest = (msg if type(msg) is str else str(msg)).partition(TOPIC_DELIM)
-        if not delim:
-            subtopic, rest = "", subtopic
+        rest = msg if type(msg) is str else str(msg)
+        subtopic = ""
+        if TOPIC_DELIM in rest:
+            subtopic, _, rest = rest.partition(TOPIC_DELIM)
         args = attrs.get("args")
         message = rest % args if args else rest
     if not subtopic:
@@ -239,13 +244,19 @@ def encode_json(
         # record's traceback exactly as it would have rendered the original's.
         exc_text = (formatter or _PLAIN_FORMATTER).formatException(exc_info)
     levelname: str = attrs.get("levelname")  # type: ignore[assignment]  # checked below
-    text = _typical_payload(attrs, message, exc_text, publisher, seq, fields)
-    if text is None:
-        text, levelname = _any_payload(attrs, message, exc_text, publisher, seq, fields)
+    payload = None
+    typical = _typical_payload(attrs, message, exc_text, publisher, seq, fields)
+    if typical is not None:
+        try:
+            payload = _ENCODER.encode(typical)
+        except UnicodeEncodeError:  # a lone surrogate: written the careful way
+            pass
+    if payload is None:
+        obj = _any_payload(attrs, message, exc_text, publisher, seq, fields)
+        payload = _dump(obj)
+        levelname = obj["levelname"]
         if type(levelname) is not str:
             levelname = str(levelname)  # as the payload has it
-    # A lone surrogate becomes the JSON escape "\udcxx", so the bytes stay UTF-8.
-    payload = text.encode("utf-8", "backslashreplace")
     if not subtopic:
         topic = _TOPICS.get((root_topic, levelname))
         if topic is not None:
@@ -279,73 +290,156 @@ _EVENT_OWN: Final = frozenset({EVENT_KEY, "exc_info"})
 # publisher uses only a few (bounded, in case of one made-up level name per record).
 _TOPICS: Final[dict[tuple[str, str], bytes]] = {}
 
-# The encoder json.dumps(obj, ensure_ascii=False, separators=(",", ":"),
-# allow_nan=False) makes on every call, made once. Its input is always made by
-# _jsonable (fresh, acyclic, at most MAX_JSON_DEPTH deep), so no cycle check is needed.
-_ENCODER: Final = json.JSONEncoder(
+
+# The payload's keys that are not Python-style names.
+_RENAMED: Final = {"relative_created": "relativeCreated", "task_name": "taskName"}
+
+
+class _Payload(msgspec.Struct, gc=False, rename=_RENAMED):
+    """The payload object of a typical record, in the order it is written.
+
+    A Struct rather than a dict: msgspec writes its keys from bytes made once, and
+    making one takes a single call. Its fields are not type-checked (msgspec does
+    not check on construction): :func:`_typical_payload` fills them with values that
+    JSON holds as they are. ``name`` and ``pathname`` hold pre-written JSON
+    (``msgspec.Raw``) that goes on past their own values, through the fields that
+    follow them and are the same for every record of one call site (see
+    :func:`_site_json`): msgspec writes a Raw as it is.
+    """
+
+    zmqlog: Any
+    publisher: Any
+    seq: Any
+    name: Any  # ... "levelno", "levelname"
+    message: Any
+    created: Any
+    msecs: Any
+    relative_created: Any
+    pathname: Any  # ... "filename" to "threadName"
+    task_name: Any
+    exc_text: Any
+    stack_info: Any
+    extra: Any
+
+
+# One encoder for every payload, made once. It refuses what it cannot write (any
+# type but the plain ones, and text with lone surrogates, which UTF-8 cannot hold),
+# but writes, without a word, non-finite floats as null and integers of any size:
+# those never reach it (see _typical_payload and _jsonable).
+_ENCODER: Final = msgspec.json.Encoder()
+
+# The stdlib's encoder, for text that UTF-8 cannot hold only: it writes a lone
+# surrogate as itself, which backslashreplace then turns into the JSON escape.
+_SURROGATE_ENCODER: Final = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
 )
 
-# The standard fields whose types a record made by logging always has, and those types:
-# a record of this shape is written by _typical_payload without converting anything.
-# (The standard fields but the computed ones and the two written separately.)
-_TYPICAL_FIELDS: Final = itemgetter(
-    *(f for f in _STANDARD_FIELDS if f not in {"message", "taskName", "exc_text", "stack_info"})
+# The standard fields that are the same for every record of a call site (of one
+# logger, thread and process), and the types logging gives them.
+_SITE_FIELDS: Final = (
+    "name",
+    "levelno",
+    "levelname",
+    "pathname",
+    "filename",
+    "module",
+    "lineno",
+    "funcName",
+    "process",
+    "processName",
+    "thread",
+    "threadName",
 )
-_TYPICAL_TYPES: Final = (
-    str,
-    int,
-    str,
-    float,
-    float,
-    float,
-    str,
-    str,
-    str,
-    int,
-    str,
-    int,
-    str,
-    int,
-    str,
-)
-_STR_OR_NONE: Final = frozenset({str, type(None)})
+_SITE_TYPES: Final = (str, int, str, str, str, str, int, str, int, str, int, str)
+_site_of: Final = itemgetter(*_SITE_FIELDS)
+_STR_OR_NONE: Final = frozenset({str, type(None)})  # the decoder's check too
+_times_of: Final = itemgetter("created", "msecs", "relativeCreated")
 
-# The start of a payload, up to and including "seq":, per publisher (bounded).
-_ENVELOPES: Final[dict[PublisherId, str]] = {}
+# The JSON of call sites' fields, by their values (see _site_json). Bounded: a program
+# that logs from a new thread or line each time must not grow it without end.
+_SITES: Final[dict[tuple[Any, ...], tuple[msgspec.Raw, msgspec.Raw]]] = {}
+_MAX_SITES: Final = 1024
 
 
-def _envelope(publisher: PublisherId) -> str:
+def _site_json(site: tuple[Any, ...]) -> tuple[msgspec.Raw, msgspec.Raw] | None:
+    """The JSON of a call site's *site* fields, from the value of ``name`` through
+    ``levelname`` and from that of ``pathname`` through ``threadName``; None if they
+    are not of logging's types, or not JSON as they are (a lone surrogate, an integer
+    beyond 64 bits)."""
+    if tuple(map(type, site)) != _SITE_TYPES:
+        return None
+    levelno, lineno, process, thread = site[1], site[6], site[8], site[10]
+    if not (
+        -_INT64 <= levelno < _INT64
+        and -_INT64 <= lineno < _INT64
+        and -_INT64 <= process < _INT64
+        and -_INT64 <= thread < _INT64
+    ):
+        return None
+    fields = dict(zip(_SITE_FIELDS, site, strict=True))
     try:
-        return _ENVELOPES[publisher]
+        head = _ENCODER.encode({key: fields[key] for key in _SITE_FIELDS[:3]})
+        tail = _ENCODER.encode({key: fields[key] for key in _SITE_FIELDS[3:]})
+    except UnicodeEncodeError:
+        return None
+    # The members without the object's braces and the first key: {"name":...} -> ...
+    written = msgspec.Raw(head[len('{"name":') : -1]), msgspec.Raw(tail[len('{"pathname":') : -1])
+    if len(_SITES) >= _MAX_SITES:
+        _SITES.clear()  # bounded: start over rather than stop learning
+    _SITES[site] = written
+    return written
+
+
+# The publisher object, written once per publisher (bounded).
+_PUBLISHERS: Final[dict[PublisherId, msgspec.Raw]] = {}
+
+_EMPTY_OBJECT: Final = msgspec.Raw(b"{}")
+
+
+def _publisher_json(publisher: PublisherId) -> Any:
+    """*publisher* as the JSON object it is written as, remembered for a few publishers."""
+    try:
+        return _PUBLISHERS[publisher]
     except (KeyError, TypeError):  # TypeError: a publisher with unhashable parts
         pass
-    ident = {"host": publisher.host, "pid": publisher.pid, "id": publisher.id}
-    envelope = f'{{"{JSON_MARKER}":{JSON_VERSION},"publisher":{_ENCODER.encode(ident)},"seq":'
-    if len(_ENVELOPES) >= 64:
-        _ENVELOPES.clear()
+    ident = _publisher_object(publisher, [_NODE_BUDGET])
     try:
-        _ENVELOPES[publisher] = envelope
+        written: Any = msgspec.Raw(_ENCODER.encode(ident))
+    except UnicodeEncodeError:
+        return ident  # a lone surrogate: the encoder refuses it, and _dump writes it
+    if len(_PUBLISHERS) >= 64:
+        _PUBLISHERS.clear()
+    try:
+        _PUBLISHERS[publisher] = written
     except TypeError:
         pass
-    return envelope
+    return written
 
 
-def _extra_json(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> str:
+def _publisher_object(publisher: PublisherId, budget: list[int]) -> dict[str, Any]:
+    return {
+        "host": _jsonable(publisher.host, 2, budget),
+        "pid": _jsonable(publisher.pid, 2, budget),
+        "id": _jsonable(publisher.id, 2, budget),
+    }
+
+
+def _extra(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> Any:
     """The ``extra`` object: every attribute that is not one of the record's own, then
-    an event dict's *fields* (over attributes of the same name)."""
-    if fields is None and _RECORD_ATTRS.issuperset(attrs):
-        return "{}"
+    an event dict's *fields* (over attributes of the same name), as JSON values.
+
+    For a record that has extras or fields: the caller writes ``{}`` for the others.
+    """
     budget = [_NODE_BUDGET]
     passed = _PASSED_AS_THEY_ARE
     extra = {
         key: value if type(value) in passed else _jsonable(value, 2, budget)
-        for key, value in attrs.items()
+        for key, value in attrs.copy().items()  # copied in one step (see encode_json)
         if key not in _RECORD_ATTRS
     }
     if fields:
         extra.update(_event_fields(fields, budget))
-    return _ENCODER.encode(extra)
+    return extra
 
 
 def _event_fields(fields: dict[Any, Any], budget: list[int]) -> dict[str, Any]:
@@ -363,46 +457,64 @@ def _typical_payload(
     publisher: PublisherId,
     seq: int,
     fields: dict[Any, Any] | None = None,
-) -> str | None:
-    """The payload text of a record whose fields have the types logging gives them, or None.
+) -> _Payload | None:
+    """The payload of a record whose fields have the types logging gives them, or None.
 
-    Writes exactly what :func:`_any_payload` writes for such a record, field by field,
-    without building the object first; None sends the record the careful way.
+    Holds exactly what :func:`_any_payload` holds for such a record, without converting
+    each field; None sends the record the careful way. The fields of the record's call
+    site are looked up by their values: an integer field holding ``True`` or ``1.0``
+    (equal to ``1``) is checked for, so it is never taken for another site's ``1``.
     """
     try:
-        values = _TYPICAL_FIELDS(attrs)
-    except KeyError:
+        site = _site_of(attrs)
+        written = _SITES.get(site)
+    except Exception:  # a field missing, unhashable, or comparing with an error
         return None
-    if tuple(map(type, values)) != _TYPICAL_TYPES or type(seq) is not int:
+    if written is None:
+        written = _site_json(site)
+        if written is None:
+            return None
+    elif not (
+        type(site[1]) is int
+        and type(site[6]) is int
+        and type(site[8]) is int
+        and type(site[10]) is int
+    ):
         return None
-    (name, levelno, levelname, created, msecs, relative, pathname, filename, module, lineno,
-     func_name, process, process_name, thread, thread_name) = values  # fmt: skip
+    created, msecs, relative = _times_of(attrs)
     task_name = attrs.get("taskName")
     stack_info = attrs.get("stack_info")
     if not (
-        -_INT64 <= levelno < _INT64
-        and -_INT64 <= lineno < _INT64
-        and -_INT64 <= process < _INT64
-        and -_INT64 <= thread < _INT64
+        type(created) is float
+        and type(msecs) is float
+        and type(relative) is float
         and isfinite(created)
         and isfinite(msecs)
         and isfinite(relative)
-        and _STR_OR_NONE.issuperset((type(task_name), type(exc_text), type(stack_info)))
+        and type(seq) is int
+        and -_INT64 <= seq < _INT64
+        and type(message) is str
+        and (task_name is None or type(task_name) is str)
+        and (exc_text is None or type(exc_text) is str)
+        and (stack_info is None or type(stack_info) is str)
     ):
         return None
-    q = encode_basestring
-    return (
-        f"{_envelope(publisher)}{seq},"
-        f'"name":{q(name)},"levelno":{levelno},"levelname":{q(levelname)},'
-        f'"message":{q(message)},"created":{created!r},"msecs":{msecs!r},'
-        f'"relativeCreated":{relative!r},"pathname":{q(pathname)},'
-        f'"filename":{q(filename)},"module":{q(module)},"lineno":{lineno},'
-        f'"funcName":{q(func_name)},"process":{process},"processName":{q(process_name)},'
-        f'"thread":{thread},"threadName":{q(thread_name)},'
-        f'"taskName":{"null" if task_name is None else q(task_name)},'
-        f'"exc_text":{"null" if exc_text is None else q(exc_text)},'  # type: ignore[arg-type]
-        f'"stack_info":{"null" if stack_info is None else q(stack_info)},'
-        f'"extra":{_extra_json(attrs, fields)}}}'
+    return _Payload(
+        JSON_VERSION,
+        _publisher_json(publisher),
+        seq,
+        written[0],
+        message,
+        created,
+        msecs,
+        relative,
+        written[1],
+        task_name,
+        exc_text,
+        stack_info,
+        _EMPTY_OBJECT
+        if fields is None and _RECORD_ATTRS.issuperset(attrs)
+        else _extra(attrs, fields),
     )
 
 
@@ -413,18 +525,18 @@ def _any_payload(
     publisher: PublisherId,
     seq: int,
     fields: dict[Any, Any] | None = None,
-) -> tuple[str, Any]:
-    """The payload text of any record, each field converted by :func:`_jsonable`, and
-    the level name as written in it."""
+) -> dict[str, Any]:
+    """The payload of any record, each field converted by :func:`_jsonable`."""
+    attrs = attrs.copy()  # in one step (see encode_json)
     budget = [_NODE_BUDGET]
     obj: dict[str, Any] = {
         JSON_MARKER: JSON_VERSION,
-        "publisher": {"host": publisher.host, "pid": publisher.pid, "id": publisher.id},
-        "seq": seq,
+        "publisher": _publisher_object(publisher, budget),
+        "seq": _jsonable(seq, 1, budget),
     }
     for key in _STANDARD_FIELDS:
         if key == "message":
-            obj[key] = message
+            obj[key] = _jsonable(message, 1, budget)
         elif key == "exc_text":
             obj[key] = _jsonable(exc_text, 1, budget)
         else:
@@ -434,7 +546,16 @@ def _any_payload(
     }
     if fields:
         obj["extra"].update(_event_fields(fields, budget))
-    return _ENCODER.encode(obj), obj["levelname"]
+    return obj
+
+
+def _dump(obj: dict[str, Any]) -> bytes:
+    """The UTF-8 JSON text of *obj* (made by :func:`_any_payload`); a lone surrogate as
+    the JSON escape ``\\udcxx``, so that the bytes stay UTF-8."""
+    try:
+        return _ENCODER.encode(obj)
+    except UnicodeEncodeError:
+        return _SURROGATE_ENCODER.encode(obj).encode("utf-8", "backslashreplace")
 
 
 _PLAIN_FORMATTER: Final = logging.Formatter()
