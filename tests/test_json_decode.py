@@ -108,9 +108,24 @@ def test_the_spec_bounds_hold_on_the_fast_path() -> None:
     too_deep: Any = 1
     for _ in range(wire.MAX_JSON_DEPTH - 1):
         too_deep = [too_deep]
-    for extra in ({"n": 2**63}, {"n": -(2**63) - 1}, {"deep": too_deep}, {"a": {"b": [2**70]}}):
+    many = {f"k{n}": n for n in range(100)}
+    for extra in (
+        {"n": 2**63},
+        {"n": -(2**63) - 1},
+        {"deep": too_deep},
+        {"a": {"b": [2**70]}},
+        {**many, "n": 2**64},  # too many keys to look at one by one: scanned instead
+    ):
         payload = json.dumps({**OBJECT, "extra": extra}, separators=(",", ":")).encode()
         assert read_record(payload) is False, extra  # not a record that can be read
+
+
+def test_a_large_flat_extra_within_the_bounds_is_read() -> None:
+    """A hundred small fields: scanned, found harmless, kept."""
+    extra = {f"k{n}": n for n in range(100)}
+    record = read_record(json.dumps({**OBJECT, "extra": extra}).encode())
+    assert record
+    assert record.extra == extra
 
 
 def test_fields_are_a_read_only_mapping_equal_to_decode_json() -> None:
