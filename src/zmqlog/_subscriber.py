@@ -28,7 +28,7 @@ from zmqlog.wire import (
     record_from_json,
     record_from_text,
 )
-from zmqlog.wire._jsondecode import JsonRecord, read_record
+from zmqlog.wire._jsondecode import JsonRecord, read_record, rebuild_record
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -111,7 +111,7 @@ class LogMessage:
         if record is None:
             fields = self.fields
             if isinstance(fields, JsonRecord):  # as the subscriber made it: valid
-                record = record_from_json(fields)
+                record = rebuild_record(fields)
                 if self.subtopic:
                     self._keep_subtopic(record)
             else:
@@ -627,7 +627,8 @@ class LogSubscriber:
                 topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
             )
         fields = read_record(payload)
-        if not fields:
+        # Identity tests: a JsonRecord's truth would call its (Python) __len__.
+        if fields is False or fields is None:
             if fields is None or self._json_only:
                 self._invalid += 1
                 return None
@@ -672,7 +673,8 @@ class LogSubscriber:
                 topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
             )
         fields = read_record(payload)
-        if not fields:
+        # Identity tests: a JsonRecord's truth would call its (Python) __len__.
+        if fields is False or fields is None:
             if fields is None or self._json_only:
                 self._invalid += 1
                 return None
@@ -697,7 +699,7 @@ class LogSubscriber:
             if record is None:
                 self._invalid += 1
                 return None
-            if record:
+            if record is not False:
                 fields = record
                 raw_topic = (record.topic or "").encode("utf-8", "replace")
         if fields is None and self._json_only:

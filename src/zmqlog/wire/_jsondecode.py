@@ -57,6 +57,7 @@ __all__ = [
     "decode_json",
     "load_json_object",
     "read_record",
+    "rebuild_record",
     "record_from_json",
 ]
 
@@ -461,7 +462,7 @@ def decode_json(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, An
     result to :func:`record_from_json` for a ``logging.LogRecord``.
     """
     record = read_record(payload, max_bytes)
-    return _fields_dict(record) if record else None
+    return None if record is None or record is False else _fields_dict(record)
 
 
 def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
@@ -484,7 +485,7 @@ def record_from_json(fields: Mapping[str, Any]) -> logging.LogRecord:
     *fields* may also be a :class:`JsonRecord` (a subscriber's ``LogMessage.fields``).
     """
     if isinstance(fields, JsonRecord):
-        return _record_of(fields)
+        return rebuild_record(fields)
     pathname, filename, module = fields["pathname"], fields["filename"], fields["module"]
     lineno, func_name, relative = fields["lineno"], fields["funcName"], fields["relativeCreated"]
     process, process_name = fields["process"], fields["processName"]
@@ -528,7 +529,7 @@ def _add_extra(attrs: dict[str, Any], extra: Mapping[str, Any]) -> None:
     )
 
 
-def _record_of(record: JsonRecord) -> logging.LogRecord:
+def rebuild_record(record: JsonRecord) -> logging.LogRecord:
     """:func:`record_from_json` for a :class:`JsonRecord`: its attributes, no lookups."""
     msecs, created = record.msecs, record.created
     if msecs is None or not 0.0 <= msecs < 1000.0:
