@@ -120,6 +120,23 @@ def test_the_spec_bounds_hold_on_the_fast_path() -> None:
         assert read_record(payload) is False, extra  # not a record that can be read
 
 
+_MINIMAL = b'{"zmqlog":1,"name":"a","levelno":1,"levelname":"x","message":"m","created":1,'
+
+
+@pytest.mark.parametrize(
+    "extras",
+    [
+        pytest.param(b'"extra":{"n":18446744073709551616},"extra":{}', id="long int"),
+        pytest.param(b'"\\u0065xtra":{"n":18446744073709551616},"extra":{}', id="escaped key"),
+        pytest.param(b'"extra":{"a":' + b"[" * 40 + b"]" * 40 + b'},"extra":{}', id="too deep"),
+    ],
+)
+def test_a_key_given_twice_hides_nothing(extras: bytes) -> None:
+    """The value a parser throws away is still in the payload: the spec's bounds apply."""
+    payload = _MINIMAL + extras + b"}"
+    assert (read_record(payload), wire.load_json_object(payload)) == (False, None)
+
+
 def test_a_large_flat_extra_within_the_bounds_is_read() -> None:
     """A hundred small fields: scanned, found harmless, kept."""
     extra = {f"k{n}": n for n in range(100)}

@@ -13,9 +13,11 @@ see is bounded around it:
   stdlib ``json`` module both write for text that is not valid Unicode.
 
 So the fast path (:func:`read_record`) decodes with a strict twin of the Struct that
-refuses unknown keys: when it succeeds, every number outside ``extra`` was typed and
-bounded, and ``extra`` is checked only if it holds containers or long integers. Any
-other payload takes the careful path, :func:`load_json_object` (byte-level
+refuses unknown keys and takes only scalars in ``extra``: when it succeeds, every value
+in the payload was typed and bounded by msgspec, and nothing is left to check. A
+record whose ``extra`` holds structures is decoded once more after the byte-level
+checks below (which see every byte, so a key given twice hides nothing). Any other
+payload takes the careful path, :func:`load_json_object` (byte-level
 pre-checks, then msgspec, or the stdlib parser with bounded number hooks for the rare
 payload with long digit runs or surrogate escapes) and :func:`check_json_record`
 (``msgspec.convert`` into the same Struct). Writing is :mod:`zmqlog.wire._json`.
@@ -241,10 +243,22 @@ class JsonRecord(msgspec.Struct, _MappingBase[str, Any], frozen=True, eq=False, 
 Mapping.register(JsonRecord)
 
 
+# An extra value the fast path takes: a scalar, every number bounded by msgspec.
+_Scalar = _Int64 | float | str | bool | None
+
+
 class _StrictRecord(JsonRecord, frozen=True, eq=False, gc=False, forbid_unknown_fields=True):
-    """:class:`JsonRecord` refusing unknown keys, whose numbers msgspec would not check."""
+    """:class:`JsonRecord` with nothing msgspec leaves unchecked: the fast path's.
+
+    msgspec skips unknown keys without looking at their numbers, and reads ``Any``
+    values (nested to its recursion limit, integers past 64 bits) as they come; so here
+    an unknown key is refused, and so is an ``extra`` value that is not a scalar. A
+    decode that succeeds has typed and bounded every value in the payload, even that
+    of a key given twice (msgspec checks each occurrence, then keeps the last).
+    """
 
     publisher: _StrictPublisher | None = None
+    extra: dict[str, _Scalar] | None = None
 
 
 class _Marked(msgspec.Struct, gc=False):
@@ -253,7 +267,14 @@ class _Marked(msgspec.Struct, gc=False):
     marker: Any = msgspec.field(default=msgspec.UNSET, name=JSON_MARKER)
 
 
+class _KnownKeysRecord(JsonRecord, frozen=True, eq=False, gc=False, forbid_unknown_fields=True):
+    """:class:`JsonRecord` refusing unknown keys: for a payload whose bytes were checked."""
+
+    publisher: _StrictPublisher | None = None
+
+
 _STRICT: Final = msgspec.json.Decoder(_StrictRecord).decode
+_KNOWN_KEYS: Final = msgspec.json.Decoder(_KnownKeysRecord).decode
 _ANY: Final = msgspec.json.Decoder().decode
 _MARKED: Final = msgspec.json.Decoder(_Marked).decode
 _convert: Final = msgspec.convert
@@ -294,12 +315,16 @@ def _marks_table() -> bytes:
     table[ord("+")] = ord("0")
     table[ord("[")] = table[ord("{")] = ord("[")
     table[ord("e")] = table[ord("E")] = ord("e")
+    # A backslash and "u" stay, "d" and "D" become "d": a surrogate escape starts "\\ud".
+    table[ord("\\")], table[ord("u")] = ord("\\"), ord("u")
+    table[ord("d")] = table[ord("D")] = ord("d")
     return bytes(table)
 
 
 _MARKS: Final = _marks_table()
 _LONG_DIGIT_RUN: Final = b"0" * 19
 _LONG_EXPONENT: Final = b"0e000"
+_SURROGATE_ESCAPE: Final = b"\\ud"
 
 
 def _parse_int(text: str) -> int:
@@ -331,9 +356,35 @@ _CAREFUL_DECODER: Final = json.JSONDecoder(
 )
 
 
-def _has_surrogate_escape(payload: bytes) -> bool:
-    # A false alarm ("\\ud" as text) only costs the slower parser.
-    return b"\\ud" in payload or b"\\uD" in payload
+# What the byte-level checks say of a payload.
+_TOO_DEEP: Final = 0  # nested deeper than MAX_JSON_DEPTH: no parser is handed it
+_MSGSPEC_MAY_PARSE: Final = 1  # every number within bounds, no surrogate escape
+_NEEDS_CARE: Final = 2  # long digit runs or exponents, or surrogate escapes
+
+
+def _prechecked(payload: bytes) -> int:
+    """Read *payload*'s bytes: too deep, safe for msgspec, or for the careful parser."""
+    marks = payload.translate(_MARKS)
+    if marks.count(b"[") > MAX_JSON_DEPTH and _nesting_depth(payload) > MAX_JSON_DEPTH:
+        return _TOO_DEEP
+    # A false alarm ("\\ud" as text, "1e+30") only costs the slower parser.
+    if _LONG_DIGIT_RUN in marks or _LONG_EXPONENT in marks or _SURROGATE_ESCAPE in marks:
+        return _NEEDS_CARE
+    return _MSGSPEC_MAY_PARSE
+
+
+def _parsed(payload: bytes, check: int) -> dict[str, Any] | None:
+    """*payload* parsed by the parser *check* (from :func:`_prechecked`) allows."""
+    try:
+        if check == _MSGSPEC_MAY_PARSE:
+            obj = _ANY(payload)
+        elif check == _NEEDS_CARE:
+            obj = _CAREFUL_DECODER.decode(payload.decode("utf-8"))
+        else:
+            return None
+    except (ValueError, RecursionError, MemoryError, _MsgspecError):
+        return None  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
+    return obj if type(obj) is dict else None
 
 
 def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[str, Any] | None:
@@ -347,48 +398,7 @@ def load_json_object(payload: bytes, max_bytes: int = MAX_JSON_BYTES) -> dict[st
     """
     if len(payload) > max_bytes:
         return None
-    try:
-        marks = payload.translate(_MARKS)
-        if marks.count(b"[") > MAX_JSON_DEPTH and _nesting_depth(payload) > MAX_JSON_DEPTH:
-            return None
-        if _LONG_DIGIT_RUN in marks or _LONG_EXPONENT in marks or _has_surrogate_escape(payload):
-            obj = _CAREFUL_DECODER.decode(payload.decode("utf-8"))
-        else:
-            obj = _ANY(payload)
-    except (ValueError, RecursionError, MemoryError, _MsgspecError):
-        return None  # UnicodeDecodeError and json.JSONDecodeError are ValueErrors
-    return obj if type(obj) is dict else None
-
-
-def _suspect(payload: bytes) -> bool:
-    """Whether *payload* may hold an integer beyond 64 bits or nest too deeply.
-
-    The fast path asks only when ``extra`` holds containers or a long integer: only
-    there can msgspec have let either through.
-    """
-    marks = payload.translate(_MARKS)
-    return _LONG_DIGIT_RUN in marks or (
-        marks.count(b"[") > MAX_JSON_DEPTH and _nesting_depth(payload) > MAX_JSON_DEPTH
-    )
-
-
-# Extra fields looked at one by one; a larger extra is left to the byte scan, which
-# runs at C speed where a Python loop over a peer's 100,000 keys would not.
-_EXTRA_LOOKED_AT: Final = 32
-
-
-def _extra_unchecked(extra: dict[str, Any]) -> bool:
-    """Whether *extra* may hold what msgspec does not bound: containers, or ints past 64 bits."""
-    if len(extra) > _EXTRA_LOOKED_AT:
-        return True
-    for value in extra.values():
-        kind = type(value)
-        if kind is int:
-            if not -_INT64 <= value < _INT64:
-                return True
-        elif kind is dict or kind is list:
-            return True
-    return False
+    return _parsed(payload, _prechecked(payload))
 
 
 def _checked(obj: dict[str, Any]) -> JsonRecord | None:
@@ -397,13 +407,6 @@ def _checked(obj: dict[str, Any]) -> JsonRecord | None:
         return _convert(obj, JsonRecord)
     except (_MsgspecError, TypeError, ValueError, RecursionError):
         return None
-
-
-def _read_carefully(payload: bytes, max_bytes: int) -> JsonRecord | Literal[False] | None:
-    obj = load_json_object(payload, max_bytes)
-    if obj is None or JSON_MARKER not in obj:
-        return False
-    return _checked(obj)
 
 
 def read_record(
@@ -415,19 +418,27 @@ def read_record(
     JSON line from someone else, or not JSON at all, or over the limits); None, that
     it has the marker and is not a valid record. The same answers as
     :func:`load_json_object` then :func:`check_json_record`, faster: a record as
-    zmqlog's publisher writes it is read by one typed msgspec decode. Never raises.
+    zmqlog's publisher writes it is read by one typed msgspec decode (two, after the
+    byte-level checks, when its ``extra`` holds structures). Never raises.
     """
     if len(payload) > max_bytes:
         return False
     try:
-        record = _STRICT(payload)
+        return _STRICT(payload)
     except (_MsgspecError, RecursionError, MemoryError):
-        # Unknown keys, a surrogate escape, an invalid record, or no record at all.
-        return _read_carefully(payload, max_bytes)
-    extra = record.extra
-    if extra and _extra_unchecked(extra) and _suspect(payload):
-        return _read_carefully(payload, max_bytes)
-    return record
+        pass  # unknown keys, structures in extra, surrogate escapes, or no valid record
+    check = _prechecked(payload)
+    if check == _MSGSPEC_MAY_PARSE:
+        # Every number in the payload is within bounds and it nests no deeper than
+        # allowed, so msgspec may read extra as it comes.
+        try:
+            return _KNOWN_KEYS(payload)
+        except (_MsgspecError, RecursionError, MemoryError):
+            pass  # unknown keys, or no valid record
+    obj = _parsed(payload, check)
+    if obj is None or JSON_MARKER not in obj:
+        return False
+    return _checked(obj)
 
 
 def _fields_dict(record: JsonRecord) -> dict[str, Any]:
