@@ -17,6 +17,8 @@ Cases:
 ``zmqlog-text``  ``async for m in LogSubscriber(...)`` on PUBHandler-format frames.
 ``zmqlog-json``  same with ``wire_format="json"`` on frames made by ``zmqlog.wire``
                  (skipped with a note until both exist).
+``zmqlog-json-record``  the same, reading each message's ``.record`` (the
+                 ``logging.LogRecord`` rebuilt) as a consumer that forwards does.
 
 Every subscriber uses a receive HWM of 100,000 messages (zmqlog's default) so
 the raw cases queue exactly as much as ``LogSubscriber`` does.
@@ -55,7 +57,7 @@ from _common import (
     reap,
 )
 
-CASES = ("raw-sync", "raw-async", "zmqlog-text", "zmqlog-json")
+CASES = ("raw-sync", "raw-async", "zmqlog-text", "zmqlog-json", "zmqlog-json-record")
 FEEDER_SCRIPT = BENCH_DIR / "feeder.py"
 SUB_RCVHWM = 100_000
 DISTINCT = 1_000  # distinct messages the feeder cycles through
@@ -262,8 +264,14 @@ async def _bounded(coro: Awaitable[None], n: int, progress: Callable[[], int]) -
         task.result()  # re-raise a failure from the consumer
 
 
-def _zmqlog_consumer(module: ModuleType | None, wire_format: str | None) -> Consume:
-    """``async for`` over a ``LogSubscriber`` (``wire_format=None``: the default)."""
+def _zmqlog_consumer(
+    module: ModuleType | None, wire_format: str | None, *, record: bool = False
+) -> Consume:
+    """``async for`` over a ``LogSubscriber`` (``wire_format=None``: the default).
+
+    With *record*, each message's ``.record`` is read too, and the first one's
+    message checked: the cost of a consumer that hands records to ``logging``.
+    """
 
     async def consume(endpoint: str, feeder: Feeder, n: int) -> RunResult:
         if module is None:
@@ -286,7 +294,11 @@ def _zmqlog_consumer(module: ModuleType | None, wire_format: str | None) -> Cons
         async def drain() -> None:
             nonlocal received
             async for message in sub:
-                if not received:
+                if record:
+                    rebuilt = message.record
+                    if not received:
+                        first_text.append(str(rebuilt.msg))
+                elif not received:
                     first_text.append(message.text)
                 received += 1
                 if received >= n:
@@ -327,6 +339,7 @@ async def benchmark(args: argparse.Namespace) -> list[CaseReport]:
         "raw-async": consume_raw_async,
         "zmqlog-text": _zmqlog_consumer(module, None),
         "zmqlog-json": _zmqlog_consumer(module, "json"),
+        "zmqlog-json-record": _zmqlog_consumer(module, "json", record=True),
     }
     names = list(dict.fromkeys(args.cases))
     reports = {name: CaseReport(name) for name in names}
@@ -342,7 +355,7 @@ async def benchmark(args: argparse.Namespace) -> list[CaseReport]:
                 frame_files[kind] = path
             except Skipped as exc:
                 for name in names:
-                    if name.endswith("-json") and reports[name].status == "ok":
+                    if "-json" in name and reports[name].status == "ok":
                         reports[name].status, reports[name].reason = "skipped", str(exc)
         # (n, timed) per round: an optional small warm-up round, then the repeats.
         plan = [(args.warmup, False)] if args.warmup else []
@@ -354,7 +367,7 @@ async def benchmark(args: argparse.Namespace) -> list[CaseReport]:
                 report = reports[name]
                 if report.status != "ok":
                     continue
-                frames = frame_files["json" if name.endswith("-json") else "text"]
+                frames = frame_files["json" if "-json" in name else "text"]
                 result = await _attempt(report, consumers[name], frames, n)
                 if result is not None and timed:
                     report.runs.append(result)
@@ -382,7 +395,7 @@ def render_table(reports: list[CaseReport], args: argparse.Namespace) -> str:
     """Human-readable medians."""
     rates = {r.name: r.median_rate() for r in reports if r.status == "ok"}
     header = (
-        f"{'case':<12} {'msgs/s':>11} {'us/msg':>7} {'x raw-sync':>10} "
+        f"{'case':<18} {'msgs/s':>11} {'us/msg':>7} {'x raw-sync':>10} "
         f"{'x raw-async':>11} {'received':>9}"
     )
     lines = [
@@ -393,12 +406,12 @@ def render_table(reports: list[CaseReport], args: argparse.Namespace) -> str:
     ]
     for report in reports:
         if report.status != "ok":
-            lines.append(f"{report.name:<12} {report.status}: {report.reason}")
+            lines.append(f"{report.name:<18} {report.status}: {report.reason}")
             continue
         rate = rates[report.name]
         got = median([r.received / r.n for r in report.runs])
         lines.append(
-            f"{report.name:<12} {fmt_num(rate, ',.0f', 11)} "
+            f"{report.name:<18} {fmt_num(rate, ',.0f', 11)} "
             f"{fmt_num(None if not rate else 1e6 / rate, '.2f', 7)} "
             f"{fmt_num(ratio(rate, rates.get('raw-sync')), '.2f', 10)} "
             f"{fmt_num(ratio(rate, rates.get('raw-async')), '.2f', 11)} "

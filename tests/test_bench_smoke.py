@@ -76,7 +76,7 @@ def test_publisher_benchmark_json_output() -> None:
 
 @pytest.mark.timeout(20)
 def test_subscriber_benchmark_reports_every_case() -> None:
-    cases = ("raw-sync", "raw-async", "zmqlog-text", "zmqlog-json")
+    cases = ("raw-sync", "raw-async", "zmqlog-text", "zmqlog-json", "zmqlog-json-record")
     proc = _run("subscriber.py", "--n", "2000", "--repeats", "1", "--warmup", "0", timeout=18)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = _rows(proc.stdout, cases)
@@ -102,6 +102,19 @@ def test_json_codec_benchmark_reports_every_record() -> None:
     rows = _rows(proc.stdout, cases)
     assert set(rows) == set(cases), proc.stdout
     assert not any("error" in row for row in rows.values()), proc.stdout
+
+
+@pytest.mark.timeout(20)
+def test_json_libs_benchmark_reports_every_library() -> None:
+    """Each library is timed or says why not (orjson is optional); msgspec, a dependency, runs."""
+    cases = ("json", "orjson", "msgspec", "json+convert", "orjson+convert", "msgspec-struct")
+    proc = _run("json_libs.py", "--n", "20", "--repeats", "1", timeout=18)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = _rows(proc.stdout, (*cases, "zmqlog"))
+    assert set(rows) == {*cases, "zmqlog"}, proc.stdout
+    assert "skipped" not in rows["msgspec-struct"] + rows["zmqlog"], proc.stdout
+    for name in ("orjson", "orjson+convert"):
+        assert "skipped" not in rows[name] or "orjson not installed" in rows[name], proc.stdout
 
 
 def _in_git_checkout() -> bool:

@@ -259,6 +259,35 @@ async def test_skipped_sequence_numbers_count_as_gaps(raw_pub: zmq.asyncio.Socke
     assert sub.stats.gaps == 2 + 3 + 3  # A: 2, 3 and 6-8; B: 12-14
 
 
+def with_unknown_key(message: list[bytes]) -> list[bytes]:
+    topic, payload = message
+    return [topic, json.dumps({**json.loads(payload), "future": {"v": 2}}).encode()]
+
+
+async def test_gaps_are_counted_whichever_way_a_record_is_read(
+    raw_pub: zmq.asyncio.Socket,
+) -> None:
+    """Records needing the careful reading (a lone surrogate, an unknown key) are one
+    publisher's with the others: numbers go on across them, and only seq 4 is lost."""
+    sub = await subscribed(raw_pub)
+    try:
+        sent = [
+            frames(A, 0),
+            frames(A, 1, "caf\udce9"),
+            frames(A, 2),
+            with_unknown_key(frames(A, 3)),
+            frames(A, 5),
+        ]
+        for message in sent:
+            await raw_pub.send_multipart(message)
+        messages = await receive(sub, len(sent))
+    finally:
+        await sub.aclose()
+    assert [(m.publisher, m.seq) for m in messages] == [(A, n) for n in (0, 1, 2, 3, 5)]
+    assert messages[1].record.getMessage() == "caf\udce9"
+    assert sub.stats == (5, 0, 1, 0)  # received, invalid, gaps, resets
+
+
 async def test_a_restarted_publisher_is_not_a_gap(raw_pub: zmq.asyncio.Socket) -> None:
     """A new publisher id starting again at 0 is a new publisher; a repeat is a reset, no loss."""
     sub = await subscribed(raw_pub)

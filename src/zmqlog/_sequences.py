@@ -40,7 +40,7 @@ _Key = TypeVar("_Key")
 class SequenceTracker(Generic[_Key]):
     """Counts ``gaps`` (messages lost) and ``resets`` from ``(publisher, seq)`` pairs."""
 
-    __slots__ = ("_capacity", "_last", "gaps", "resets")
+    __slots__ = ("_capacity", "_last", "_newest", "gaps", "resets")
 
     gaps: int
     """Messages lost, from jumps that messages could have been lost in."""
@@ -49,8 +49,10 @@ class SequenceTracker(Generic[_Key]):
 
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
-        # Per publisher, the last number seen and when; in order of last use.
-        self._last: dict[_Key, tuple[int, float]] = {}
+        # Per publisher, [the last number seen, when], in order of last use; updated in
+        # place, so the publisher heard from last (_newest) costs one lookup per message.
+        self._last: dict[_Key, list[float]] = {}
+        self._newest: list[float] | None = None
         self.gaps = 0
         self.resets = 0
 
@@ -60,20 +62,31 @@ class SequenceTracker(Generic[_Key]):
     def see(self, publisher: _Key, seq: int, now: float) -> None:
         """Account for message *seq* of *publisher*, arrived at *now* (monotonic seconds)."""
         last_seen = self._last
-        previous = last_seen.pop(publisher, None)
-        if previous is None:
+        state = last_seen.get(publisher)
+        if state is None:
             # New, restarted (a new id) or forgotten: what it sent before is not ours
             # to count.
             if len(last_seen) >= self._capacity:
                 del last_seen[next(iter(last_seen))]
+            last_seen[publisher] = self._newest = [seq, now]
+            return
+        if state is not self._newest:
+            # Heard from again: now the most recently used, the last to be forgotten.
+            del last_seen[publisher]
+            last_seen[publisher] = self._newest = state
+        last = state[0]
+        if seq != last + 1:
+            self._jump(seq, int(last), state[1], now)
+        state[0] = seq
+        state[1] = now
+
+    def _jump(self, seq: int, last: int, when: float, now: float) -> None:
+        """Count what a number other than the next one (*last* + 1) means."""
+        if seq <= last:
+            self.resets += 1
         else:
-            last, when = previous
-            if seq <= last:
+            missing = seq - last - 1
+            if missing <= SLACK + MAX_RATE * (now - when):
+                self.gaps += missing
+            else:
                 self.resets += 1
-            elif seq > last + 1:
-                missing = seq - last - 1
-                if missing <= SLACK + MAX_RATE * (now - when):
-                    self.gaps += missing
-                else:
-                    self.resets += 1
-        last_seen[publisher] = (seq, now)

@@ -20,17 +20,15 @@ from zmqlog._security import AuthorizedKeys, KeyPath, subscriber_security
 from zmqlog._sequences import SequenceTracker
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
-    JSON_MARKER,
     MAX_TOPIC_BYTES,
     PublisherId,
-    check_json_record,
     decode_single_frame,
     escape_topic,
-    load_json_object,
     parse_topic,
     record_from_json,
     record_from_text,
 )
+from zmqlog.wire._jsondecode import JsonRecord, read_record, rebuild_record
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -79,7 +77,9 @@ class LogMessage:
     payload: bytes
     """The payload frame as received (of a single frame, what follows its prefix)."""
     fields: Mapping[str, Any] | None = field(default=None, repr=False)
-    """The checked fields of a JSON message (:func:`zmqlog.wire.decode_json`); None for text."""
+    """The checked fields of a JSON message, None for text: the keys and values of
+    :func:`zmqlog.wire.decode_json`'s dict, as a read-only mapping that the subscriber
+    does not copy into a dict for every message."""
     _record: logging.LogRecord | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -109,9 +109,15 @@ class LogMessage:
         """
         record = self._record
         if record is None:
-            record = None if self.fields is None else self._json_record(self.fields)
-            if record is None:
-                record = record_from_text(self.text, self.level, self.root_topic)
+            fields = self.fields
+            if isinstance(fields, JsonRecord):  # as the subscriber made it: valid
+                record = rebuild_record(fields)
+                if self.subtopic:
+                    self._keep_subtopic(record)
+            else:
+                record = None if fields is None else self._json_record(fields)
+                if record is None:
+                    record = record_from_text(self.text, self.level, self.root_topic)
             self._record = record
         return record
 
@@ -120,11 +126,15 @@ class LogMessage:
             record = record_from_json(fields)
         except Exception:  # fields made by hand, not by decode_json: read it as text
             return None
-        if self.subtopic and not isinstance(record.__dict__.get("topic"), str):
+        if self.subtopic:
+            self._keep_subtopic(record)
+        return record
+
+    def _keep_subtopic(self, record: logging.LogRecord) -> None:
+        if not isinstance(record.__dict__.get("topic"), str):
             # A "sub::" prefix travelled in the topic; as an attribute it keeps
             # the subtopic when the record is published again by zmqlog.
             record.topic = self.subtopic
-        return record
 
 
 class SubscriberStats(NamedTuple):
@@ -366,7 +376,8 @@ class LogSubscriber:
         self._invalid = 0
         # Gaps are only meaningful when every message is subscribed to.
         self._count_gaps = b"" in self._topics
-        self._sequences: SequenceTracker[PublisherId] = SequenceTracker(_MAX_PUBLISHERS)
+        # Keyed by (host, pid, id): a PublisherId's value, without making one.
+        self._sequences: SequenceTracker[tuple[str, int, str]] = SequenceTracker(_MAX_PUBLISHERS)
 
     @property
     def stats(self) -> SubscriberStats:
@@ -615,18 +626,17 @@ class LogSubscriber:
             return LogMessage(
                 topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
             )
-        obj = load_json_object(payload)
-        if obj is None or JSON_MARKER not in obj:
-            if self._json_only:
+        fields = read_record(payload)
+        # Identity tests: a JsonRecord's truth would call its (Python) __len__.
+        if fields is False or fields is None:
+            if fields is None or self._json_only:
                 self._invalid += 1
                 return None
             fields = None
-        else:
-            fields = check_json_record(obj)
-            if fields is None:
-                self._invalid += 1
-                return None
-            self._count_gap(fields["publisher"], fields["seq"])
+        elif self._count_gaps and (publisher := fields.publisher) is not None:
+            # (host, pid, id): a PublisherId's value, without making one.
+            seq: int = fields.seq  # type: ignore[assignment]  # never None with a publisher
+            self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, _now())
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
@@ -662,35 +672,36 @@ class LogSubscriber:
             return LogMessage(
                 topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
             )
-        obj = load_json_object(payload)
-        if obj is None or JSON_MARKER not in obj:
-            if self._json_only:
+        fields = read_record(payload)
+        # Identity tests: a JsonRecord's truth would call its (Python) __len__.
+        if fields is False or fields is None:
+            if fields is None or self._json_only:
                 self._invalid += 1
                 return None
             fields = None
         else:
-            fields = check_json_record(obj)
             # The record's topic is the prefix's: a reader of either sees the same.
-            if fields is None or fields["topic"] != topic:
+            if fields.topic != topic:
                 self._invalid += 1
                 return None
-            self._count_gap(fields["publisher"], fields["seq"])
+            if self._count_gaps and fields.publisher is not None:
+                self._count_gap(fields)
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
     def _decode_bare(self, payload: bytes) -> LogMessage | None:
         """A one-frame message without prefix: a JSON record on its ``topic``, or text."""
-        fields = None
+        fields: JsonRecord | None = None
         raw_topic = b""
         if payload[:1] == b"{" and not self._text_only:
-            obj = load_json_object(payload)
-            if obj is not None and JSON_MARKER in obj:
-                fields = check_json_record(obj)
-                if fields is None:
-                    self._invalid += 1
-                    return None
-                raw_topic = (fields["topic"] or "").encode("utf-8", "replace")
+            record = read_record(payload)
+            if record is None:
+                self._invalid += 1
+                return None
+            if record is not False:
+                fields = record
+                raw_topic = (record.topic or "").encode("utf-8", "replace")
         if fields is None and self._json_only:
             self._invalid += 1
             return None
@@ -700,16 +711,19 @@ class LogSubscriber:
             parsed = self._parse(raw_topic, keep=wanted is None or raw_topic.startswith(wanted))
             if parsed is None:
                 return None
-        if fields is not None:
-            self._count_gap(fields["publisher"], fields["seq"])
+        if fields is not None and self._count_gaps and fields.publisher is not None:
+            self._count_gap(fields)
         topic, root, level, subtopic = parsed
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
-    def _count_gap(self, publisher: PublisherId | None, seq: int | None) -> None:
-        if publisher is not None and seq is not None and self._count_gaps:
-            self._sequences.see(publisher, seq, _now())
+    def _count_gap(self, record: JsonRecord) -> None:
+        """Account for the sequence number of *record*, which has a publisher."""
+        publisher = record.publisher
+        assert publisher is not None  # and then seq too: they come together
+        seq: int = record.seq  # type: ignore[assignment]
+        self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, _now())
 
     async def forward(self, target: logging.Logger | logging.Handler) -> NoReturn:
         """Hand every received message's :attr:`~LogMessage.record` to *target*, until cancelled.
