@@ -213,3 +213,23 @@ def test_fuzz_fast_and_careful_reading_agree(changes: dict[str, Any], ascii_only
     text = json.dumps({**OBJECT, **changes}, ensure_ascii=ascii_only)
     payload = text.encode("utf-8", "surrogatepass")
     assert fast(payload) == careful(payload)
+
+
+@pytest.mark.parametrize("extra", [{"user": "ann"}, {"order": {"id": 42}}])
+def test_a_cycle_through_a_records_extra_is_collected(extra: dict[str, Any]) -> None:
+    """A program may keep a message's fields in a structure its ``extra`` holds; the
+    garbage collector must free that cycle, as it frees any other."""
+    import gc
+    import weakref
+
+    class Marker:
+        pass
+
+    record = read_record(payload_of(with_extra(make_record("kept"), **extra)))
+    assert isinstance(record, JsonRecord)
+    marker = Marker()
+    alive = weakref.ref(marker)
+    record["extra"]["cycle"] = [record, marker]
+    del record, marker
+    gc.collect()
+    assert alive() is None

@@ -160,7 +160,7 @@ else:
             return cls
 
 
-class JsonRecord(msgspec.Struct, _MappingBase[str, Any], frozen=True, eq=False, gc=False):
+class JsonRecord(msgspec.Struct, _MappingBase[str, Any], frozen=True, eq=False):
     """A valid JSON record, as read; also the read-only mapping of its checked fields.
 
     The attributes are the payload's keys (``version`` is the marker's value), None
@@ -247,7 +247,7 @@ Mapping.register(JsonRecord)
 _Scalar = _Int64 | float | str | bool | None
 
 
-class _StrictRecord(JsonRecord, frozen=True, eq=False, gc=False, forbid_unknown_fields=True):
+class _StrictRecord(JsonRecord, frozen=True, eq=False, forbid_unknown_fields=True):
     """:class:`JsonRecord` with nothing msgspec leaves unchecked: the fast path's.
 
     msgspec skips unknown keys without looking at their numbers, and reads ``Any``
@@ -267,7 +267,7 @@ class _Marked(msgspec.Struct, gc=False):
     marker: Any = msgspec.field(default=msgspec.UNSET, name=JSON_MARKER)
 
 
-class _KnownKeysRecord(JsonRecord, frozen=True, eq=False, gc=False, forbid_unknown_fields=True):
+class _KnownKeysRecord(JsonRecord, frozen=True, eq=False, forbid_unknown_fields=True):
     """:class:`JsonRecord` refusing unknown keys: for a payload whose bytes were checked."""
 
     publisher: _StrictPublisher | None = None
