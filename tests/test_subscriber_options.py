@@ -66,7 +66,7 @@ WRONG_OPTIONS = [
     ("heartbeat", -1, UsageError, "heartbeat must be from 0.001"),
     ("heartbeat", float("nan"), UsageError, "heartbeat must be from 0.001"),
     ("heartbeat", float("inf"), UsageError, "heartbeat must be from 0.001"),
-    ("heartbeat", 10**9, UsageError, "heartbeat must be from 0.001 to 715,827 seconds"),
+    ("heartbeat", 10**9, UsageError, "heartbeat must be from 0.001 to 2,184 seconds"),
     ("root_topic", 5, TypeError, "root_topic must be a str or None, not int"),
     ("context", "ctx", TypeError, "context must be a zmq.Context or None, not str"),
     ("wire_format", "xml", UsageError, "wire_format must be 'auto', 'text' or 'json'"),

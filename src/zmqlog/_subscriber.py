@@ -171,8 +171,9 @@ _MAX_PUBLISHERS = 10_000
 
 _MAX_INT32 = (1 << 31) - 1
 _MAX_INT64 = (1 << 63) - 1
-# ZeroMQ takes heartbeat intervals in milliseconds, as an int, and waits three of them.
-_MAX_HEARTBEAT = _MAX_INT32 // 3000
+# ZeroMQ waits three heartbeat intervals (HEARTBEAT_TTL), which it holds in tenths of
+# a second in 16 bits: at most 6,553.5 s, so at most 2,184 s between heartbeats.
+_MAX_HEARTBEAT = 2_184
 
 
 def _endpoint_list(endpoint: object) -> list[str]:
@@ -349,6 +350,8 @@ class LogSubscriber:
         _check_heartbeat(heartbeat)
         if root_topic is not None and not isinstance(root_topic, str):
             raise TypeError(f"root_topic must be a str or None, not {type(root_topic).__name__}")
+        if type(bind) is not bool:
+            raise TypeError(f"bind must be True or False, not {bind!r}")
         self._bind = bind
         self._context = context
         self._rcvhwm = rcvhwm
@@ -523,6 +526,11 @@ class LogSubscriber:
             )
         if self._receiving:
             raise UsageError("another task is already receiving from this LogSubscriber")
+        if asyncio.get_running_loop() is not self._loop:
+            raise UsageError(
+                "this LogSubscriber was opened on another event loop, which watches its "
+                "socket; open a new LogSubscriber on this loop"
+            )
         self._receiving = True
         recv, get, now = _recv, _get, _now
         try:
