@@ -425,15 +425,18 @@ def read_record(
         return False
     try:
         return _STRICT(payload)
-    except (_MsgspecError, RecursionError, MemoryError):
-        pass  # unknown keys, structures in extra, surrogate escapes, or no valid record
+    except (_MsgspecError, UnicodeDecodeError, RecursionError, MemoryError):
+        # Unknown keys, structures in extra, surrogate escapes, or no valid record.
+        # (For bytes that are not UTF-8, msgspec 0.19 raises UnicodeDecodeError; 0.23 a
+        # DecodeError.)
+        pass
     check = _prechecked(payload)
     if check == _MSGSPEC_MAY_PARSE:
         # Every number in the payload is within bounds and it nests no deeper than
         # allowed, so msgspec may read extra as it comes.
         try:
             return _KNOWN_KEYS(payload)
-        except (_MsgspecError, RecursionError, MemoryError):
+        except (_MsgspecError, UnicodeDecodeError, RecursionError, MemoryError):
             pass  # unknown keys, or no valid record
     obj = _parsed(payload, check)
     if obj is None or JSON_MARKER not in obj:
