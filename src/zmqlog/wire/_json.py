@@ -336,19 +336,11 @@ _SURROGATE_ENCODER: Final = json.JSONEncoder(
 
 # The standard fields that are the same for every record of a call site (of one
 # logger, thread and process), and the types logging gives them.
-_SITE_FIELDS: Final = (
-    "name",
-    "levelno",
-    "levelname",
-    "pathname",
-    "filename",
-    "module",
-    "lineno",
-    "funcName",
-    "process",
-    "processName",
-    "thread",
-    "threadName",
+_SITE_FIELDS: Final = tuple(
+    field
+    for field in _STANDARD_FIELDS
+    if field
+    not in {"message", "created", "msecs", "relativeCreated", "taskName", "exc_text", "stack_info"}
 )
 _SITE_TYPES: Final = (str, int, str, str, str, str, int, str, int, str, int, str)
 _site_of: Final = itemgetter(*_SITE_FIELDS)

@@ -39,6 +39,7 @@ import msgspec
 from ._json import (
     _INT64,
     _RECORD_ATTRS,
+    _STANDARD_FIELDS,
     JSON_MARKER,
     MAX_JSON_BYTES,
     MAX_JSON_DEPTH,
@@ -114,32 +115,7 @@ def _publisher(record: JsonRecord) -> PublisherId | None:
 _READERS: Final[dict[str, Callable[[JsonRecord], Any]]] = {
     **{
         key: attrgetter(key)
-        for key in (
-            "version",
-            "name",
-            "levelno",
-            "levelname",
-            "message",
-            "created",
-            "msecs",
-            "relativeCreated",
-            "pathname",
-            "filename",
-            "module",
-            "lineno",
-            "funcName",
-            "process",
-            "processName",
-            "thread",
-            "threadName",
-            "taskName",
-            "exc_text",
-            "stack_info",
-            "extra",
-            "publisher",
-            "seq",
-            "topic",
-        )
+        for key in ("version", *_STANDARD_FIELDS, "extra", "publisher", "seq", "topic")
     },
     "msecs": _msecs,
     "extra": _extra,
