@@ -503,6 +503,14 @@ BLOCKS: dict[tuple[str, str], Runner] = {
     ("bash", ".venv/bin/python bench/run.py --n 200000 --repeats 5"): skip(
         "a benchmark run of minutes; tests/test_bench_smoke.py runs the benchmarks small"
     ),
+    (
+        "bash",
+        ".venv/bin/python bench/compare.py --baseline 3da4771 --n 200000 --repeats 5 "
+        "--cases zmqlog-text zmqlog-json",
+    ): skip(
+        "a benchmark run of minutes on two revisions; tests/test_bench_smoke.py runs "
+        "compare.py small"
+    ),
     ("python", "import asyncio, logging"): run_publish,
     (
         "python",
