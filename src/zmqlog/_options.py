@@ -3,7 +3,8 @@
 ``AsyncPUBHandler`` checks its arguments here before it registers with ``logging`` or
 makes a socket, so a mistake leaves nothing behind; ``LogPublisher`` checks the same
 arguments when it is created, so a mistake is reported at the line that made it
-rather than at ``async with``. Each error names the option and what would be right
+rather than at ``async with``. ``LogSubscriber`` shares the limits and the checks of
+the options both sides take. Each error names the option and what would be right
 (``TypeError`` for a wrong type, as the standard library does; ``UsageError`` for a
 wrong value; ``KeyFileError`` for a key file).
 """
@@ -21,14 +22,29 @@ from zmqlog._records import RECORD_OVERHEAD, Item, charge
 from zmqlog._security import AuthorizedKeys, KeyPath, Security, publisher_security
 from zmqlog.exceptions import UsageError
 
-__all__ = ["MAX_SECONDS", "Checked", "check_publisher", "check_socket_options", "number"]
+__all__ = [
+    "MAX_HEARTBEAT",
+    "MAX_INT32",
+    "MAX_SECONDS",
+    "Checked",
+    "check_context",
+    "check_flag",
+    "check_level",
+    "check_publisher",
+    "check_root_topic",
+    "check_socket_options",
+    "number",
+    "utf8_text",
+]
 
-_MAX_INT32: Final = (1 << 31) - 1
-MAX_SECONDS: Final = _MAX_INT32 // 1000
+MAX_INT32: Final = (1 << 31) - 1
+"""The largest count ZeroMQ takes (a C int): high-water marks, for one."""
+MAX_SECONDS: Final = MAX_INT32 // 1000
 """The longest duration an option takes (about 24.8 days): ZeroMQ takes milliseconds as
 a C int, and asyncio's and threading's waits overflow not far beyond."""
-# ZeroMQ's HEARTBEAT_TTL, three heartbeat intervals here, holds at most 6,553,599 ms.
-_MAX_HEARTBEAT: Final = 6_553_599 // 3 // 1000
+MAX_HEARTBEAT: Final = 6_553_599 // 3 // 1000
+"""The longest heartbeat interval, 2,184 s: a peer is given three intervals
+(HEARTBEAT_TTL), which ZeroMQ holds in tenths of a second in 16 bits (6,553,599 ms)."""
 
 
 def number(
@@ -56,17 +72,29 @@ def number(
     return value
 
 
-def check_socket_options(*, bind: object, lossless: object, context: object) -> None:
-    """Check the options of a socket made from an endpoint, which ZeroMQ would otherwise
-    meet first (``bind=None`` connecting, a context that is none failing deep inside)."""
-    for name, value in (("bind", bind), ("lossless", lossless)):
-        if type(value) is not bool:
-            raise TypeError(f"{name} must be True or False, not {value!r}")
+def check_flag(name: str, value: object) -> None:
+    """*value* must be True or False: ``bind="false"`` from a configuration file would
+    otherwise count as true, and ``bind=None`` connect."""
+    if type(value) is not bool:
+        raise TypeError(f"{name} must be True or False, not {value!r}")
+
+
+def check_context(context: object) -> None:
+    """*context* must be a ``zmq.Context`` or None, rather than fail deep inside ZeroMQ."""
     if context is not None and not isinstance(context, zmq.Context):
         raise TypeError(f"context must be a zmq.Context or None, not {type(context).__name__}")
 
 
-def _utf8(name: str, value: bytes) -> str:
+def check_socket_options(*, bind: object, lossless: object, context: object) -> None:
+    """Check the options of a socket made from an endpoint, which ZeroMQ would otherwise
+    meet first (``bind=None`` connecting, a context that is none failing deep inside)."""
+    check_flag("bind", bind)
+    check_flag("lossless", lossless)
+    check_context(context)
+
+
+def utf8_text(name: str, value: bytes) -> str:
+    """*value* (an option given as bytes) decoded as UTF-8, or a ``UsageError`` naming it."""
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
@@ -76,7 +104,7 @@ def _utf8(name: str, value: bytes) -> str:
 def check_root_topic(root_topic: object) -> str:
     """*root_topic* as a str: bytes are decoded as UTF-8, as pyzmq does."""
     if isinstance(root_topic, bytes):
-        root_topic = _utf8("root_topic", root_topic)
+        root_topic = utf8_text("root_topic", root_topic)
     if not isinstance(root_topic, str):
         raise TypeError(f"root_topic must be a str, not {type(root_topic).__name__}")
     return root_topic
@@ -137,7 +165,7 @@ def check_publisher(
     """
     target = interface_or_socket
     if isinstance(target, bytes):
-        target = _utf8("endpoint", target)
+        target = utf8_text("endpoint", target)
     if not isinstance(target, (str, zmq.Socket)):
         raise UsageError(
             "AsyncPUBHandler takes an endpoint string such as 'tcp://127.0.0.1:5555' "
@@ -159,12 +187,12 @@ def check_publisher(
         per_item=RECORD_OVERHEAD,
         charge=charge,
     )
-    number("sndhwm", sndhwm, integer=True, maximum=_MAX_INT32)
+    number("sndhwm", sndhwm, integer=True, maximum=MAX_INT32)
     linger_ms = int(number("linger", linger) * 1000)
     number("send_timeout", send_timeout)
     number("flush_timeout", flush_timeout)
     if heartbeat is not None:
-        number("heartbeat", heartbeat, maximum=_MAX_HEARTBEAT)
+        number("heartbeat", heartbeat, maximum=MAX_HEARTBEAT)
     if number("max_payload", max_payload, integer=True) < 1024:
         raise UsageError(f"max_payload must be at least 1024 bytes, not {max_payload!r}")
     security = publisher_security(curve_secret_key_file, authorized_keys, curve_server_key_file)

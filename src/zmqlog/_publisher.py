@@ -12,7 +12,7 @@ import zmq
 import zmq.asyncio
 
 from zmqlog._handler import AsyncPUBHandler
-from zmqlog._options import check_publisher, check_socket_options
+from zmqlog._options import check_publisher, check_socket_options, utf8_text
 from zmqlog._queue import HandlerStats, Overflow
 from zmqlog._security import AuthorizedKeys, KeyPath
 from zmqlog.exceptions import UsageError
@@ -96,10 +96,7 @@ class LogPublisher:
         single_frame: bool = False,
     ) -> None:
         if isinstance(endpoint, bytes):
-            try:
-                endpoint = endpoint.decode("utf-8")
-            except UnicodeDecodeError:
-                raise UsageError(f"endpoint {endpoint!r} is not valid UTF-8 text") from None
+            endpoint = utf8_text("endpoint", endpoint)
         if not isinstance(endpoint, str):
             raise UsageError(
                 f"endpoint must be a string such as 'tcp://127.0.0.1:5555', not {endpoint!r}"

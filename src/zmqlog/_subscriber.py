@@ -16,6 +16,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from zmqlog._aio import events, set_keepalive
 from zmqlog._endpoints import endpoint_problem
+from zmqlog._options import MAX_HEARTBEAT, MAX_INT32, check_context, check_flag
 from zmqlog._security import AuthorizedKeys, KeyPath, subscriber_security
 from zmqlog._sequences import SequenceTracker
 from zmqlog.exceptions import ClosedResourceError, UsageError
@@ -169,11 +170,7 @@ class SubscriberStats(NamedTuple):
 _MAX_PUBLISHERS = 10_000
 
 
-_MAX_INT32 = (1 << 31) - 1
 _MAX_INT64 = (1 << 63) - 1
-# ZeroMQ waits three heartbeat intervals (HEARTBEAT_TTL), which it holds in tenths of
-# a second in 16 bits: at most 6,553.5 s, so at most 2,184 s between heartbeats.
-_MAX_HEARTBEAT = 2_184
 
 
 def _endpoint_list(endpoint: object) -> list[str]:
@@ -247,9 +244,9 @@ def _check_heartbeat(heartbeat: object) -> None:
         raise TypeError(
             f"heartbeat must be a number of seconds or None (off), not {type(heartbeat).__name__}"
         )
-    if not 0.001 <= heartbeat <= _MAX_HEARTBEAT:  # False for NaN too
+    if not 0.001 <= heartbeat <= MAX_HEARTBEAT:  # False for NaN too
         raise UsageError(
-            f"heartbeat must be from 0.001 to {_MAX_HEARTBEAT:,} seconds, or None to turn "
+            f"heartbeat must be from 0.001 to {MAX_HEARTBEAT:,} seconds, or None to turn "
             f"heartbeats off, not {heartbeat!r}"
         )
 
@@ -343,15 +340,13 @@ class LogSubscriber:
         self._wanted: tuple[bytes, ...] | None = (
             tuple(self._topics) if len(self._subscriptions) > len(set(self._topics)) else None
         )
-        if context is not None and not isinstance(context, zmq.Context):
-            raise TypeError(f"context must be a zmq.Context or None, not {type(context).__name__}")
-        _check_count("rcvhwm", rcvhwm, "messages", _MAX_INT32)
+        check_context(context)
+        _check_count("rcvhwm", rcvhwm, "messages", MAX_INT32)
         _check_count("max_message_size", max_message_size, "bytes", _MAX_INT64)
         _check_heartbeat(heartbeat)
         if root_topic is not None and not isinstance(root_topic, str):
             raise TypeError(f"root_topic must be a str or None, not {type(root_topic).__name__}")
-        if type(bind) is not bool:
-            raise TypeError(f"bind must be True or False, not {bind!r}")
+        check_flag("bind", bind)
         self._bind = bind
         self._context = context
         self._rcvhwm = rcvhwm
