@@ -368,10 +368,9 @@ def _site_json(site: tuple[Any, ...]) -> tuple[msgspec.Raw, msgspec.Raw] | None:
         and -_INT64 <= thread < _INT64
     ):
         return None
-    fields = dict(zip(_SITE_FIELDS, site, strict=True))
     try:
-        head = _ENCODER.encode({key: fields[key] for key in _SITE_FIELDS[:3]})
-        tail = _ENCODER.encode({key: fields[key] for key in _SITE_FIELDS[3:]})
+        head = _ENCODER.encode(dict(zip(_SITE_FIELDS[:3], site[:3], strict=True)))
+        tail = _ENCODER.encode(dict(zip(_SITE_FIELDS[3:], site[3:], strict=True)))
     except UnicodeEncodeError:
         return None
     # The members without the object's braces and the first key: {"name":...} -> ...
@@ -416,13 +415,18 @@ def _publisher_object(publisher: PublisherId, budget: list[int]) -> dict[str, An
     }
 
 
-def _extra(attrs: dict[str, Any], fields: dict[Any, Any] | None = None) -> Any:
+def _extra(
+    attrs: dict[str, Any], fields: dict[Any, Any] | None = None, budget: list[int] | None = None
+) -> dict[str, Any]:
     """The ``extra`` object: every attribute that is not one of the record's own, then
-    an event dict's *fields* (over attributes of the same name), as JSON values.
+    an event dict's *fields* (over attributes of the same name), as JSON values, within
+    *budget* (a fresh one if None).
 
-    For a record that has extras or fields: the caller writes ``{}`` for the others.
+    For a record that has extras or fields: the typical payload writes ``{}`` for the
+    others.
     """
-    budget = [_NODE_BUDGET]
+    if budget is None:
+        budget = [_NODE_BUDGET]
     passed = _PASSED_AS_THEY_ARE
     extra = {
         key: value if type(value) in passed else _jsonable(value, 2, budget)
@@ -533,11 +537,7 @@ def _any_payload(
             obj[key] = _jsonable(exc_text, 1, budget)
         else:
             obj[key] = _jsonable(attrs.get(key), 1, budget)
-    obj["extra"] = {
-        key: _jsonable(value, 2, budget) for key, value in attrs.items() if key not in _RECORD_ATTRS
-    }
-    if fields:
-        obj["extra"].update(_event_fields(fields, budget))
+    obj["extra"] = _extra(attrs, fields, budget)
     return obj
 
 

@@ -237,12 +237,6 @@ class _StrictRecord(JsonRecord, frozen=True, eq=False, forbid_unknown_fields=Tru
     extra: dict[str, _Scalar] | None = None
 
 
-class _Marked(msgspec.Struct, gc=False):
-    """Whether an object has the marker key at all: a record, valid or not."""
-
-    marker: Any = msgspec.field(default=msgspec.UNSET, name=JSON_MARKER)
-
-
 class _KnownKeysRecord(JsonRecord, frozen=True, eq=False, forbid_unknown_fields=True):
     """:class:`JsonRecord` refusing unknown keys: for a payload whose bytes were checked."""
 
@@ -252,7 +246,6 @@ class _KnownKeysRecord(JsonRecord, frozen=True, eq=False, forbid_unknown_fields=
 _STRICT: Final = msgspec.json.Decoder(_StrictRecord).decode
 _KNOWN_KEYS: Final = msgspec.json.Decoder(_KnownKeysRecord).decode
 _ANY: Final = msgspec.json.Decoder().decode
-_MARKED: Final = msgspec.json.Decoder(_Marked).decode
 _convert: Final = msgspec.convert
 _MsgspecError: Final = msgspec.MsgspecError
 
