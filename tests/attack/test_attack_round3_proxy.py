@@ -13,13 +13,56 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import pytest
 import zmq
 
-from tests.proxying import running_proxy
+from tests.proxying import RunningProxy, running_proxy
 from zmqlog import LogPublisher, LogSubscriber
+
+
+@asynccontextmanager
+async def _through_proxy(
+    logger: logging.Logger, options: tuple[str, ...] = ()
+) -> AsyncIterator[tuple[RunningProxy, LogSubscriber, LogPublisher]]:
+    """A proxy (started with *options*), a subscriber behind it and a publisher of
+    *logger*'s records before it, once the publisher has heard the subscription."""
+    async with (
+        running_proxy(options=options) as proxy,
+        LogSubscriber(proxy.backend, topics="app") as sub,
+        LogPublisher(proxy.frontend, bind=False, root_topic="app", logger=logger) as pub,
+    ):
+        await pub.wait_for_subscribers(1, timeout=10)
+        yield proxy, sub, pub
+
+
+@contextmanager
+def _attacker(kind: int, endpoint: str) -> Iterator[zmq.Socket[bytes]]:
+    """A raw socket of *kind* connected to *endpoint*, closed with its context after."""
+    ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    sock = ctx.socket(kind)
+    try:
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(endpoint)
+        yield sock
+    finally:
+        sock.close(linger=0)
+        ctx.term()
+
+
+async def _delivered(logger: logging.Logger, sub: LogSubscriber, count: int) -> int:
+    """How many of *count* records logged now reach *sub* (0.1 s allowed for each)."""
+    delivered = 0
+    for i in range(count):
+        logger.info("after the attack %d", i)
+        try:
+            message = await asyncio.wait_for(sub.receive(), 0.1)
+        except asyncio.TimeoutError:
+            continue
+        delivered += message.text.startswith("after the attack")
+    return delivered
 
 
 async def _delivered_after(
@@ -30,17 +73,8 @@ async def _delivered_after(
 ) -> int:
     """Records of *count* that reach a subscriber through the proxy (started with
     *options*) after *attack* subscribed on a second backend connection."""
-    async with (
-        running_proxy(options=options) as proxy,
-        LogSubscriber(proxy.backend, topics="app") as sub,
-        LogPublisher(proxy.frontend, bind=False, root_topic="app", logger=logger) as pub,
-    ):
-        await pub.wait_for_subscribers(1, timeout=10)
-        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        attacker = ctx.socket(zmq.SUB)
-        try:
-            attacker.setsockopt(zmq.LINGER, 0)
-            attacker.connect(proxy.backend)
+    async with _through_proxy(logger, options) as (proxy, sub, pub):
+        with _attacker(zmq.SUB, proxy.backend) as attacker:
             attack(attacker)
             # Where the attack works, the publisher loses the proxy's subscription
             # within a few reconnections; where it does not, this waits 2 s for nothing.
@@ -48,18 +82,7 @@ async def _delivered_after(
                 if pub.handler.subscriptions == 0:
                     break
                 await asyncio.sleep(0.01)
-            delivered = 0
-            for i in range(count):
-                logger.info("after the attack %d", i)
-                try:
-                    await asyncio.wait_for(sub.receive(), 0.1)
-                except asyncio.TimeoutError:
-                    continue
-                delivered += 1
-        finally:
-            attacker.close(linger=0)
-            ctx.term()
-    return delivered
+            return await _delivered(logger, sub, count)
 
 
 @pytest.mark.timeout(30)
@@ -107,28 +130,9 @@ async def test_one_publishers_huge_message_does_not_cut_the_subscribers_off(
 ) -> None:
     """A publisher sends one 5 MiB message (over LogSubscriber's 4 MiB default): the
     other publishers' records still reach every subscriber, none lost."""
-    async with (
-        running_proxy() as proxy,
-        LogSubscriber(proxy.backend, topics="app") as sub,
-        LogPublisher(proxy.frontend, bind=False, root_topic="app", logger=logger) as pub,
-    ):
-        await pub.wait_for_subscribers(1, timeout=10)
-        ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        attacker = ctx.socket(zmq.XPUB)
-        try:
-            attacker.setsockopt(zmq.LINGER, 0)
-            attacker.connect(proxy.frontend)
+    async with _through_proxy(logger) as (proxy, sub, _):
+        with _attacker(zmq.XPUB, proxy.frontend) as attacker:
             assert attacker.poll(5000, zmq.POLLIN)  # the proxy's subscription arrived
             attacker.send_multipart([b"app.INFO", b"x" * (5 << 20)])
-            delivered = 0
-            for i in range(10):
-                logger.info("after the attack %d", i)
-                try:
-                    message = await asyncio.wait_for(sub.receive(), 0.1)
-                except asyncio.TimeoutError:
-                    continue
-                delivered += message.text.startswith("after the attack")
-        finally:
-            attacker.close(linger=0)
-            ctx.term()
+            delivered = await _delivered(logger, sub, 10)
     assert delivered == 10
