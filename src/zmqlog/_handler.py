@@ -47,6 +47,7 @@ from zmqlog.wire import (
     encode_text,
     snapshot_extras,
 )
+from zmqlog.wire._record import BASE_ATTRS
 
 __all__ = ["AsyncPUBHandler", "HandlerStats", "Overflow"]
 
@@ -62,6 +63,9 @@ _OPEN: Final = _State.OPEN
 
 # The immutable argument types but the texts, whose lengths count in a record's size.
 _PLAIN_ARG_TYPES: Final = IMMUTABLE_ARG_TYPES - {str, bytes}
+
+# How many attributes a fresh LogRecord has in this Python.
+_FRESH_ATTRS: Final = len(BASE_ATTRS)
 
 # How many records deep a record logged from the drain's own work (a formatter that
 # logs, a signal handler that interrupts one) is still published; deeper, it is
@@ -373,6 +377,7 @@ class AsyncPUBHandler(logging.Handler):
             self.formatter,
             plain_allowed=not self._json,
             single_frame=self._single,
+            json=self._json,
         )
 
     def _settings_changed(self) -> None:
@@ -445,8 +450,10 @@ class AsyncPUBHandler(logging.Handler):
             items = queue.items
             if len(items) >= queue.max_items and not queue.make_room():
                 return True
-            if self._json:
-                record = snapshot_extras(record)  # extras travel too, as they are now
+            # Extras travel too, as they are now. A record with no more attributes than
+            # a fresh one has none: counted here, without the call.
+            if self._json and len(record.__dict__) > _FRESH_ATTRS:
+                record = snapshot_extras(record)
             renderer = self._renderer
             current = renderer.current
             msg = record.msg
