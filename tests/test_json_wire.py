@@ -888,3 +888,47 @@ def test_attributes_added_while_encoding_do_not_break_it(careful: bool) -> None:
     _, payload = wire.encode_json(record, None, publisher=PUBLISHER, seq=0)
     extra = json.loads(payload)["extra"]
     assert extra == {"sneaky": "<adds>"}
+
+
+def _typical_record(msg: str = "n=%d %s", args: Any = (1, "x")) -> logging.LogRecord:
+    return logging.LogRecord("svc", logging.INFO, __file__, 7, msg, args, None, "f")
+
+
+@pytest.mark.parametrize("formatted", [False, True])
+def test_the_drains_typical_writer_writes_what_encode_json_writes(formatted: bool) -> None:
+    """The drain's shortcut for typical records changes speed, never bytes; also for a
+    record another handler's Formatter has formatted (which adds message and asctime)."""
+    writer = wire._json.TypicalWriter(PUBLISHER)
+    record = _typical_record()
+    if formatted:
+        logging.Formatter("%(asctime)s %(message)s").format(record)
+    _, expected = wire.encode_json(record, None, publisher=PUBLISHER, seq=11)  # learns the site
+    assert writer.payload(record, 11) == expected
+
+
+def _with(**attrs: Any) -> logging.LogRecord:
+    record = _typical_record()
+    record.__dict__.update(attrs)
+    return record
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        pytest.param(_with(user={"id": 7}), id="an extra"),
+        pytest.param(_with(topic="db"), id="a subtopic given as data"),
+        pytest.param(_with(msg="db::pool %d", args=(1,)), id="a subtopic in the message"),
+        pytest.param(_with(exc_text="Traceback..."), id="a traceback"),
+        pytest.param(_with(stack_info="Stack..."), id="a stack"),
+        pytest.param(_with(lineno=True), id="a field of another type, equal to the site's"),
+        pytest.param(_with(created=float("nan")), id="a time JSON cannot hold"),
+        pytest.param(_with(msg="lone \udc80", args=None), id="a lone surrogate"),
+        pytest.param(_with(lineno=99_999), id="a call site not seen yet"),
+    ],
+)
+def test_the_typical_writer_leaves_every_other_record_to_encode_json(
+    record: logging.LogRecord,
+) -> None:
+    """What is not a typical record from a known site is declined, for the careful way."""
+    wire.encode_json(_typical_record(), None, publisher=PUBLISHER, seq=0)  # the site known
+    assert wire._json.TypicalWriter(PUBLISHER).payload(record, 0) is None

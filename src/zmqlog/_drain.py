@@ -319,6 +319,7 @@ class Drain:
         fast = settings.fast
         templates = renderer.templates
         json = renderer.json
+        typical = renderer.typical
         maximum = renderer.max_payload
         more, last, again = _SNDMORE_NOBLOCK, zmq.NOBLOCK, zmq.Again
         # Set only while the drain runs code of the application's (a formatter of its
@@ -344,12 +345,12 @@ class Drain:
                     except IndexError:
                         return False
                     try:
+                        rendered: bytes | None = None
                         if type(item) is log_record:
                             record = item
                             entry = fast.get(record.levelno)
                             if entry is None:
                                 entry = settings.fast_entry(record.levelno)
-                            template: str | None = ""
                             if (
                                 entry[0] is record.levelname
                                 and not (record.exc_info or record.exc_text or record.stack_info)
@@ -358,23 +359,32 @@ class Drain:
                                 # instance's attributes without one until it is asked for).
                                 and getattr(record, "topic", None) is None
                             ):
-                                template = templates.get(record.msg)
-                                if template is None:
-                                    template = renderer.template(record)
-                            if template:
-                                # pyzmq's INFO format, "%(message)s\n", rendered directly: the
-                                # same bytes Formatter.format makes, at a fraction of the cost.
-                                args = record.args
-                                text = template % args if args else template
-                                try:
-                                    payload = text.encode()
-                                except UnicodeEncodeError:  # lone surrogates
-                                    payload = text.encode("utf-8", "backslashreplace")
-                                if len(payload) > maximum:
-                                    payload = truncate(payload, maximum)
-                                topic = entry[1]
-                                if single:
-                                    payload = topic + payload  # the escaped topic and ": "
+                                if typical is not None:
+                                    # JSON: a typical record's payload, written directly.
+                                    rendered = typical.payload(record, renderer.seq)
+                                    if rendered is not None and len(rendered) > maximum:
+                                        rendered = None  # shrunk by the formatter path
+                                else:
+                                    template = templates.get(record.msg)
+                                    if template is None:
+                                        template = renderer.template(record)
+                                    if template:
+                                        # pyzmq's INFO format, "%(message)s\n", rendered
+                                        # directly: the same bytes Formatter.format makes,
+                                        # at a fraction of the cost.
+                                        args = record.args
+                                        text = template % args if args else template
+                                        try:
+                                            rendered = text.encode()
+                                        except UnicodeEncodeError:  # lone surrogates
+                                            rendered = text.encode("utf-8", "backslashreplace")
+                                        if len(rendered) > maximum:
+                                            rendered = truncate(rendered, maximum)
+                                        if single:
+                                            # the escaped topic and ": "
+                                            rendered = entry[1] + rendered
+                            if rendered is not None:
+                                topic, payload = entry[1], rendered
                             else:
                                 render_with, owned = settings, False
                                 if not settings.is_stock(record.levelno):
@@ -391,15 +401,13 @@ class Drain:
                             if not render_with.is_stock(record.levelno):
                                 queue.consumer_thread = me
                                 queue.render_depth = item.depth
-                            template = ""
                         else:
                             # A LogRecord subclass, whose getMessage() may differ: the
                             # level's formatter renders it.
                             record = item
                             render_with, owned = settings, False
                             queue.consumer_thread = me
-                            template = ""
-                        if not template:
+                        if rendered is None:
                             if single:
                                 payload = renderer.encode_frame(record, render_with, owned=owned)
                             else:

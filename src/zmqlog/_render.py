@@ -35,6 +35,7 @@ from zmqlog.wire._events import (
     exc_info_of,
 )
 from zmqlog.wire._frames import RECORD_START_BYTES, frame_head
+from zmqlog.wire._json import TypicalWriter
 
 __all__ = [
     "DEFAULT_FORMATTER",
@@ -152,6 +153,7 @@ class RenderSettings:
     __slots__ = (
         "_default",
         "_formatters",
+        "_json",
         "_plain_allowed",
         "_resolved",
         "_single_frame",
@@ -168,20 +170,25 @@ class RenderSettings:
         *,
         plain_allowed: bool,
         single_frame: bool = False,
+        json: bool = False,
     ) -> None:
         self.root_topic = root_topic
         self._formatters = dict(formatters)
         self._default = default or DEFAULT_FORMATTER
         self._plain_allowed = plain_allowed
         self._single_frame = single_frame
+        self._json = json
         self._resolved: dict[int, logging.Formatter] = {}
         self._stock: dict[int, bool] = {}
         self.fast: dict[int, tuple[object, bytes]] = {}
-        """Per level number: ``(levelname, topic frame)`` when its records' payload is
-        just their message and a newline (pyzmq's INFO format), else :data:`NOT_PLAIN`.
-        With single frames the bytes are what precedes the payload in the frame (the
-        escaped topic and the separator). Filled by :meth:`fast_entry`; only the drain
-        reads it."""
+        """Per level number: ``(levelname, topic frame)`` when the drain may render its
+        records without their formatter, else :data:`NOT_PLAIN`. In text mode that is
+        when their payload is just their message and a newline (pyzmq's INFO format);
+        with single frames the bytes are then what precedes the payload in the frame
+        (the escaped topic and the separator). In JSON mode, with two frames, it is
+        always: a formatter only renders tracebacks there, and the drain's shortcut
+        (:class:`~zmqlog.wire._json.TypicalWriter`) takes no record that has one.
+        Filled by :meth:`fast_entry`; only the drain reads it."""
 
     def formatter_for(self, levelno: int) -> logging.Formatter:
         """The formatter for records of *levelno*."""
@@ -224,7 +231,10 @@ class RenderSettings:
         other name (one rebuilt from elsewhere, a renamed level) takes the formatter path.
         """
         levelname = logging.getLevelName(levelno)
-        if self._plain_allowed and type(levelname) is str and is_plain(self.formatter_for(levelno)):
+        if type(levelname) is str and (
+            (self._json and not self._single_frame)
+            or (self._plain_allowed and is_plain(self.formatter_for(levelno)))
+        ):
             topic = join_topic(self.root_topic, levelname).encode("utf-8", "replace")
             if self._single_frame:
                 topic = escape_topic(topic) + FRAME_SEPARATOR
@@ -312,6 +322,7 @@ class Renderer:
         "seq",
         "single_frame",
         "templates",
+        "typical",
     )
 
     def __init__(
@@ -333,6 +344,8 @@ class Renderer:
         self.heads: dict[bytes, tuple[bytes, int]] = {}
         """JSON single frames' starts by topic (see :meth:`_head`)."""
         self.publisher: PublisherId = new_publisher_id()
+        self.typical = TypicalWriter(self.publisher) if json else None
+        """In JSON mode, the drain's writer of typical records' payloads."""
         self.seq = 0
         """The sequence number of the next JSON message ZeroMQ accepts."""
         self.templates: dict[str, str] = {}
