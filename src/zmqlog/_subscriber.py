@@ -536,10 +536,14 @@ class LogSubscriber:
         recv, now = _recv, _now
         try:
             while True:
-                if now() >= self._yield_at:
+                # One clock reading per message: the slice's, and the arrival time that
+                # gap counting needs.
+                arrived = now()
+                if arrived >= self._yield_at:
                     # Messages kept coming for a whole slice: let the other tasks run.
                     await asyncio.sleep(0)
-                    self._yield_at = now() + _SLICE
+                    arrived = now()
+                    self._yield_at = arrived + _SLICE
                     if self._closed:
                         raise ClosedResourceError("this LogSubscriber was closed")
                 if self._skipping:
@@ -559,7 +563,7 @@ class LogSubscriber:
                 # The parts of a message arrive together, so the rest is there already.
                 if not first.more:
                     try:
-                        message = self._decode_single(first.bytes)
+                        message = self._decode_single(first.bytes, arrived)
                     except Exception:  # as below: never a peer's way to end the loop
                         message = None
                         self._invalid += 1
@@ -573,7 +577,7 @@ class LogSubscriber:
                     self._skipping = True
                     continue
                 try:
-                    message = self._decode_parts(first.bytes, second.bytes)
+                    message = self._decode_parts(first.bytes, second.bytes, arrived)
                 except Exception:  # a bug of ours must not let a peer end the caller's loop
                     message = None
                     self._invalid += 1
@@ -619,7 +623,8 @@ class LogSubscriber:
             self._topic_bytes += size
         return parsed
 
-    def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
+    def _decode_parts(self, raw_topic: bytes, payload: bytes, arrived: float) -> LogMessage | None:
+        """A two-frame message, arrived at *arrived* (monotonic); None if dropped."""
         parsed = self._parsed_topics.get(raw_topic)
         if parsed is None:
             wanted = self._wanted
@@ -644,12 +649,12 @@ class LogSubscriber:
         elif self._count_gaps and (publisher := fields.publisher) is not None:
             # (host, pid, id): a PublisherId's value, without making one.
             seq: int = fields.seq  # type: ignore[assignment]  # never None with a publisher
-            self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, _now())
+            self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, arrived)
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
-    def _decode_single(self, frame: bytes) -> LogMessage | None:
+    def _decode_single(self, frame: bytes, arrived: float) -> LogMessage | None:
         """A one-frame message, read by the rules of ``docs/wire-json.md``; None if dropped.
 
         A zmqlog single frame (``<prefix>: <payload>``) is a message on the prefix's
@@ -663,7 +668,7 @@ class LogSubscriber:
         if raw_topic is None:
             if wanted is not None and not frame.startswith(wanted):
                 return None
-            return self._decode_bare(payload)
+            return self._decode_bare(payload, arrived)
         parsed = self._parsed_topics.get(raw_topic)
         if parsed is None:
             # Cached only if a two-frame message on this topic would be wanted too.
@@ -693,12 +698,12 @@ class LogSubscriber:
                 self._invalid += 1
                 return None
             if self._count_gaps and fields.publisher is not None:
-                self._count_gap(fields)
+                self._count_gap(fields, arrived)
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
-    def _decode_bare(self, payload: bytes) -> LogMessage | None:
+    def _decode_bare(self, payload: bytes, arrived: float) -> LogMessage | None:
         """A one-frame message without prefix: a JSON record on its ``topic``, or text."""
         fields: JsonRecord | None = None
         raw_topic = b""
@@ -720,18 +725,18 @@ class LogSubscriber:
             if parsed is None:
                 return None
         if fields is not None and self._count_gaps and fields.publisher is not None:
-            self._count_gap(fields)
+            self._count_gap(fields, arrived)
         topic, root, level, subtopic = parsed
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
-    def _count_gap(self, record: JsonRecord) -> None:
+    def _count_gap(self, record: JsonRecord, arrived: float) -> None:
         """Account for the sequence number of *record*, which has a publisher."""
         publisher = record.publisher
         assert publisher is not None  # and then seq too: they come together
         seq: int = record.seq  # type: ignore[assignment]
-        self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, _now())
+        self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, arrived)
 
     async def forward(self, target: logging.Logger | logging.Handler) -> NoReturn:
         """Hand every received message's :attr:`~LogMessage.record` to *target*, until cancelled.
