@@ -12,7 +12,10 @@ how fast *this* side can receive and decode, not how fast the feeder produces.
 
 Cases:
 
-``raw-sync``     blocking ``recv_multipart`` loop on a plain SUB socket (the floor).
+``raw-sync``     blocking ``recv_multipart`` loop on a plain SUB socket (the floor),
+                 on the text frames (a 4-byte topic and a ~30-byte payload).
+``raw-sync-json``  the same loop on the JSON frames (~540-byte payloads), the floor
+                 for the ``zmqlog-json`` cases: bigger frames cost libzmq more.
 ``raw-async``    ``await recv_multipart()`` on a ``zmq.asyncio`` SUB socket.
 ``zmqlog-text``  ``async for m in LogSubscriber(...)`` on PUBHandler-format frames.
 ``zmqlog-json``  same with ``wire_format="json"`` on frames made by ``zmqlog.wire``
@@ -57,7 +60,14 @@ from _common import (
     reap,
 )
 
-CASES = ("raw-sync", "raw-async", "zmqlog-text", "zmqlog-json", "zmqlog-json-record")
+CASES = (
+    "raw-sync",
+    "raw-sync-json",
+    "raw-async",
+    "zmqlog-text",
+    "zmqlog-json",
+    "zmqlog-json-record",
+)
 FEEDER_SCRIPT = BENCH_DIR / "feeder.py"
 SUB_RCVHWM = 100_000
 DISTINCT = 1_000  # distinct messages the feeder cycles through
@@ -336,6 +346,7 @@ async def benchmark(args: argparse.Namespace) -> list[CaseReport]:
     module, reason = load_zmqlog()
     consumers: dict[str, Consume] = {
         "raw-sync": consume_raw_sync,
+        "raw-sync-json": consume_raw_sync,
         "raw-async": consume_raw_async,
         "zmqlog-text": _zmqlog_consumer(module, None),
         "zmqlog-json": _zmqlog_consumer(module, "json"),
@@ -396,7 +407,7 @@ def render_table(reports: list[CaseReport], args: argparse.Namespace) -> str:
     rates = {r.name: r.median_rate() for r in reports if r.status == "ok"}
     header = (
         f"{'case':<18} {'msgs/s':>11} {'us/msg':>7} {'x raw-sync':>10} "
-        f"{'x raw-async':>11} {'received':>9}"
+        f"{'x raw-sync-json':>15} {'x raw-async':>11} {'received':>9}"
     )
     lines = [
         f"subscriber side: N={args.n} messages/run, repeats={args.repeats} (medians), "
@@ -414,6 +425,7 @@ def render_table(reports: list[CaseReport], args: argparse.Namespace) -> str:
             f"{report.name:<18} {fmt_num(rate, ',.0f', 11)} "
             f"{fmt_num(None if not rate else 1e6 / rate, '.2f', 7)} "
             f"{fmt_num(ratio(rate, rates.get('raw-sync')), '.2f', 10)} "
+            f"{fmt_num(ratio(rate, rates.get('raw-sync-json')), '.2f', 15)} "
             f"{fmt_num(ratio(rate, rates.get('raw-async')), '.2f', 11)} "
             f"{fmt_num(None if got is None else got * 100, '.1f', 8)}%"
         )
@@ -430,6 +442,7 @@ def render_json(reports: list[CaseReport], args: argparse.Namespace) -> str:
         if report.status == "ok":
             entry["median_rate"] = rates[report.name]
             entry["rate_vs_raw_sync"] = ratio(rates[report.name], rates.get("raw-sync"))
+            entry["rate_vs_raw_sync_json"] = ratio(rates[report.name], rates.get("raw-sync-json"))
             entry["rate_vs_raw_async"] = ratio(rates[report.name], rates.get("raw-async"))
             entry["runs"] = [
                 {"n": r.n, "received": r.received, "seconds": r.seconds, "rate": r.rate}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import make_record
 from zmqlog import wire
+from zmqlog.wire import _record
 from zmqlog.wire._jsondecode import JsonRecord, read_record
 
 PUBLISHER = wire.PublisherId("host-a", 4242, "0123456789abcdef")
@@ -186,6 +187,20 @@ def test_a_record_from_the_struct_equals_one_from_the_dict() -> None:
     assert record
     assert fields is not None
     assert wire.record_from_json(record).__dict__ == wire.record_from_json(fields).__dict__
+
+
+def test_a_python_with_unknown_record_attributes_rebuilds_through_logrecord(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where LogRecord() sets attributes zmqlog does not know, it makes the record: same values."""
+    original = with_extra(make_record("charged %s", "ann"), order=42)
+    record = read_record(payload_of(original))
+    assert record
+    in_place = wire.record_from_json(record).__dict__
+    monkeypatch.setattr(_record, "_REBUILD_IN_PLACE", False)
+    assert _record.empty_record() is None  # the case under test
+    through_logrecord = wire.record_from_json(record).__dict__
+    assert in_place == through_logrecord
 
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -38,10 +38,16 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = ["LogMessage", "LogSubscriber", "SubscriberStats"]
 
-# pyzmq's compiled recv and getsockopt, under its Python wrappers: per message the
-# wrappers cost more than the calls (see bench/subscriber.py).
-_recv: Callable[..., bytes] = getattr(zmq.backend, "Socket", zmq.Socket).recv
-_get: Callable[..., Any] = getattr(zmq.backend, "Socket", zmq.Socket).get
+# pyzmq's compiled recv, under its Python wrapper: per message the wrapper costs more
+# than the call (see bench/subscriber.py). Frames are received as zmq.Frame objects
+# (copy=False), which carry their RCVMORE flag, read in C: asking the socket for it
+# costs pyzmq an enum lookup in Python (measured 0.3 to 0.6 us a call), more than the
+# receive itself; a Frame and its bytes cost less.
+_recv = cast(
+    "Callable[[zmq.Socket[bytes], int, bool], zmq.Frame]",
+    getattr(zmq.backend, "Socket", zmq.Socket).recv,
+)
+_NOBLOCK: int = zmq.NOBLOCK.value  # a plain int: the enum's value, converted once
 _now: Callable[[], float] = time.monotonic
 
 # How long receive() may keep the loop to itself while messages keep coming: a flood
@@ -527,20 +533,24 @@ class LogSubscriber:
                 "socket; open a new LogSubscriber on this loop"
             )
         self._receiving = True
-        recv, get, now = _recv, _get, _now
+        recv, now = _recv, _now
         try:
             while True:
-                if now() >= self._yield_at:
+                # One clock reading per message: the slice's, and the arrival time that
+                # gap counting needs.
+                arrived = now()
+                if arrived >= self._yield_at:
                     # Messages kept coming for a whole slice: let the other tasks run.
                     await asyncio.sleep(0)
-                    self._yield_at = now() + _SLICE
+                    arrived = now()
+                    self._yield_at = arrived + _SLICE
                     if self._closed:
                         raise ClosedResourceError("this LogSubscriber was closed")
                 if self._skipping:
                     self._skip_frames(sock)
                     continue
                 try:
-                    topic = recv(sock, zmq.NOBLOCK)
+                    first = recv(sock, _NOBLOCK, False)
                 except zmq.Again:
                     self._readable.clear()
                     if events(sock) & zmq.POLLIN:
@@ -551,9 +561,9 @@ class LogSubscriber:
                         raise ClosedResourceError("this LogSubscriber was closed") from None
                     continue
                 # The parts of a message arrive together, so the rest is there already.
-                if not get(sock, zmq.RCVMORE):
+                if not first.more:
                     try:
-                        message = self._decode_single(topic)
+                        message = self._decode_single(first.bytes, arrived)
                     except Exception:  # as below: never a peer's way to end the loop
                         message = None
                         self._invalid += 1
@@ -561,13 +571,13 @@ class LogSubscriber:
                         self._received += 1
                         return message
                     continue
-                payload = recv(sock, zmq.NOBLOCK)
-                if get(sock, zmq.RCVMORE):
+                second = recv(sock, _NOBLOCK, False)
+                if second.more:
                     self._invalid += 1
                     self._skipping = True
                     continue
                 try:
-                    message = self._decode_parts(topic, payload)
+                    message = self._decode_parts(first.bytes, second.bytes, arrived)
                 except Exception:  # a bug of ours must not let a peer end the caller's loop
                     message = None
                     self._invalid += 1
@@ -585,10 +595,9 @@ class LogSubscriber:
         A message may have millions of frames; the rest is dropped after the loop had
         its turn (``_skipping`` stays set until the last frame is read).
         """
-        recv, get, deadline = _recv, _get, self._yield_at
+        recv, deadline = _recv, self._yield_at
         dropped = 0
-        while get(sock, zmq.RCVMORE):
-            recv(sock, zmq.NOBLOCK)
+        while recv(sock, _NOBLOCK, False).more:
             dropped += 1
             if not dropped & 1023 and _now() >= deadline:
                 return
@@ -614,7 +623,8 @@ class LogSubscriber:
             self._topic_bytes += size
         return parsed
 
-    def _decode_parts(self, raw_topic: bytes, payload: bytes) -> LogMessage | None:
+    def _decode_parts(self, raw_topic: bytes, payload: bytes, arrived: float) -> LogMessage | None:
+        """A two-frame message, arrived at *arrived* (monotonic); None if dropped."""
         parsed = self._parsed_topics.get(raw_topic)
         if parsed is None:
             wanted = self._wanted
@@ -639,12 +649,12 @@ class LogSubscriber:
         elif self._count_gaps and (publisher := fields.publisher) is not None:
             # (host, pid, id): a PublisherId's value, without making one.
             seq: int = fields.seq  # type: ignore[assignment]  # never None with a publisher
-            self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, _now())
+            self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, arrived)
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
-    def _decode_single(self, frame: bytes) -> LogMessage | None:
+    def _decode_single(self, frame: bytes, arrived: float) -> LogMessage | None:
         """A one-frame message, read by the rules of ``docs/wire-json.md``; None if dropped.
 
         A zmqlog single frame (``<prefix>: <payload>``) is a message on the prefix's
@@ -658,7 +668,7 @@ class LogSubscriber:
         if raw_topic is None:
             if wanted is not None and not frame.startswith(wanted):
                 return None
-            return self._decode_bare(payload)
+            return self._decode_bare(payload, arrived)
         parsed = self._parsed_topics.get(raw_topic)
         if parsed is None:
             # Cached only if a two-frame message on this topic would be wanted too.
@@ -688,12 +698,12 @@ class LogSubscriber:
                 self._invalid += 1
                 return None
             if self._count_gaps and fields.publisher is not None:
-                self._count_gap(fields)
+                self._count_gap(fields, arrived)
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
-    def _decode_bare(self, payload: bytes) -> LogMessage | None:
+    def _decode_bare(self, payload: bytes, arrived: float) -> LogMessage | None:
         """A one-frame message without prefix: a JSON record on its ``topic``, or text."""
         fields: JsonRecord | None = None
         raw_topic = b""
@@ -715,18 +725,18 @@ class LogSubscriber:
             if parsed is None:
                 return None
         if fields is not None and self._count_gaps and fields.publisher is not None:
-            self._count_gap(fields)
+            self._count_gap(fields, arrived)
         topic, root, level, subtopic = parsed
         return LogMessage(
             topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, fields
         )
 
-    def _count_gap(self, record: JsonRecord) -> None:
+    def _count_gap(self, record: JsonRecord, arrived: float) -> None:
         """Account for the sequence number of *record*, which has a publisher."""
         publisher = record.publisher
         assert publisher is not None  # and then seq too: they come together
         seq: int = record.seq  # type: ignore[assignment]
-        self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, _now())
+        self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, arrived)
 
     async def forward(self, target: logging.Logger | logging.Handler) -> NoReturn:
         """Hand every received message's :attr:`~LogMessage.record` to *target*, until cancelled.
