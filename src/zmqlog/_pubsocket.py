@@ -44,7 +44,7 @@ _INBOUND_HWM: Final = 100
 
 # Subscription messages read per drain round: a peer flooding (un)subscriptions costs
 # the loop one bounded slice per round, never an unbounded one.
-_SUBSCRIPTIONS_PER_ROUND: Final = 1000
+_SUBSCRIPTIONS_PER_ROUND: Final = 3000
 
 # The subscriptions a socket may hold, in bytes of topic prefix plus an allowance for
 # ZeroMQ's bookkeeping of each (a 60-byte prefix costs it ~300 bytes, measured). Far
