@@ -375,9 +375,8 @@ class AsyncPUBHandler(logging.Handler):
             self._root_topic,
             self._formatters,
             self.formatter,
-            plain_allowed=not self._json,
-            single_frame=self._single,
             json=self._json,
+            single_frame=self._single,
         )
 
     def _settings_changed(self) -> None:

@@ -148,13 +148,14 @@ class RenderSettings:
 
     The formatter for a level is resolved on first use (levels without one of their own,
     such as 25, take the nearest lower level's), from a copy of the mapping taken here.
+    *json* and *single_frame* say which payloads and frames they are for, which decides
+    what the drain may render without a formatter (:attr:`fast`).
     """
 
     __slots__ = (
         "_default",
         "_formatters",
         "_json",
-        "_plain_allowed",
         "_resolved",
         "_single_frame",
         "_stock",
@@ -168,16 +169,14 @@ class RenderSettings:
         formatters: Mapping[int, logging.Formatter | None],
         default: logging.Formatter | None,
         *,
-        plain_allowed: bool,
-        single_frame: bool = False,
         json: bool = False,
+        single_frame: bool = False,
     ) -> None:
         self.root_topic = root_topic
         self._formatters = dict(formatters)
         self._default = default or DEFAULT_FORMATTER
-        self._plain_allowed = plain_allowed
-        self._single_frame = single_frame
         self._json = json
+        self._single_frame = single_frame
         self._resolved: dict[int, logging.Formatter] = {}
         self._stock: dict[int, bool] = {}
         self.fast: dict[int, tuple[object, bytes]] = {}
@@ -232,8 +231,7 @@ class RenderSettings:
         """
         levelname = logging.getLevelName(levelno)
         if type(levelname) is str and (
-            (self._json and not self._single_frame)
-            or (self._plain_allowed and is_plain(self.formatter_for(levelno)))
+            not self._single_frame if self._json else is_plain(self.formatter_for(levelno))
         ):
             topic = join_topic(self.root_topic, levelname).encode("utf-8", "replace")
             if self._single_frame:
@@ -459,7 +457,6 @@ class Renderer:
                     current.root_topic,
                     default_formatters(),
                     None,
-                    plain_allowed=False,
                     single_frame=self.single_frame,
                 )
             return self.frames(_report(count), plain, owned=True)
