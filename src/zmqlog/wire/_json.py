@@ -382,6 +382,31 @@ def _site_json(site: tuple[Any, ...]) -> tuple[msgspec.Raw, msgspec.Raw] | None:
     return written
 
 
+def _written_site(attrs: dict[str, Any], learn: bool) -> tuple[msgspec.Raw, msgspec.Raw] | None:
+    """The JSON of the call site of the record whose attributes are *attrs* (see
+    :func:`_site_json`); None if its fields are not of logging's types, or if the site
+    is new and not to be learnt (*learn* false).
+
+    Sites are looked up by their values: an integer field holding ``True`` or ``1.0``
+    (equal to ``1``) is checked for, so it is never taken for another site's ``1``.
+    """
+    try:
+        site = _site_of(attrs)
+        written = _SITES.get(site)
+    except Exception:  # a field missing, unhashable, or comparing with an error
+        return None
+    if written is None:
+        return _site_json(site) if learn else None
+    if not (
+        type(site[1]) is int
+        and type(site[6]) is int
+        and type(site[8]) is int
+        and type(site[10]) is int
+    ):
+        return None
+    return written
+
+
 # The publisher object, written once per publisher (bounded).
 _PUBLISHERS: Final[dict[PublisherId, msgspec.Raw]] = {}
 
@@ -458,25 +483,10 @@ def _typical_payload(
     """The payload of a record whose fields have the types logging gives them, or None.
 
     Holds exactly what :func:`_any_payload` holds for such a record, without converting
-    each field; None sends the record the careful way. The fields of the record's call
-    site are looked up by their values: an integer field holding ``True`` or ``1.0``
-    (equal to ``1``) is checked for, so it is never taken for another site's ``1``.
+    each field; None sends the record the careful way.
     """
-    try:
-        site = _site_of(attrs)
-        written = _SITES.get(site)
-    except Exception:  # a field missing, unhashable, or comparing with an error
-        return None
+    written = _written_site(attrs, True)
     if written is None:
-        written = _site_json(site)
-        if written is None:
-            return None
-    elif not (
-        type(site[1]) is int
-        and type(site[6]) is int
-        and type(site[8]) is int
-        and type(site[10]) is int
-    ):
         return None
     created, msecs, relative = _times_of(attrs)
     task_name = attrs.get("taskName")
@@ -581,20 +591,14 @@ class TypicalWriter:
             or len(attrs) > _BASE_COUNT + ("message" in attrs) + ("asctime" in attrs)
         ):
             return None
+        written = _written_site(attrs, False)
         try:
-            site = _site_of(attrs)
-            written = _SITES.get(site)
             created, msecs, relative, exc_text, stack_info = _others_of(attrs)
             task_name = attrs["taskName"] if _HAS_TASK_NAME else None
-        except Exception:  # a field missing, unhashable, or comparing with an error
+        except KeyError:  # a field missing
             return None
         if not (
             written is not None
-            # Equal values of other types (True for 1) find the site too: checked.
-            and type(site[1]) is int
-            and type(site[6]) is int
-            and type(site[8]) is int
-            and type(site[10]) is int
             and type(created) is float
             and type(msecs) is float
             and type(relative) is float
