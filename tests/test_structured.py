@@ -139,6 +139,29 @@ async def test_mutable_extras_are_published_as_they_were_when_logged(
     assert message.record.state == {"step": 1}
 
 
+async def test_an_attribute_a_filter_sets_is_published_as_it_was_when_logged(
+    logger: logging.Logger,
+) -> None:
+    """A filter that sets an attribute (never reading ``record.__dict__``, so CPython
+    may keep it inline) gives the record an extra, frozen at the call like any other."""
+    state = {"step": 1}
+
+    def tag(record: logging.LogRecord) -> bool:
+        record.state = state
+        return True
+
+    async with (
+        LogPublisher(TCP, logger=logger, wire_format="json") as pub,
+        LogSubscriber(pub.endpoint) as sub,
+    ):
+        pub.handler.addFilter(tag)
+        await pub.wait_for_subscribers(1, timeout=5)
+        logger.info("tagged")
+        state["step"] = 2  # before the drain task runs: nothing was awaited
+        (message,) = await receive(sub, 1)
+    assert message.record.state == {"step": 1}
+
+
 async def test_text_messages_get_best_effort_records(logger: logging.Logger) -> None:
     """From a pyzmq-format publisher, records carry the topic's level and the text."""
     async with (

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import gc
 import logging
 import os
 import sys
@@ -66,6 +67,26 @@ _PLAIN_ARG_TYPES: Final = IMMUTABLE_ARG_TYPES - {str, bytes}
 
 # How many attributes a fresh LogRecord has in this Python.
 _FRESH_ATTRS: Final = len(BASE_ATTRS)
+
+
+def _fresh_referents() -> int:
+    """What ``len(gc.get_referents(record))`` is for a fresh record, where that tells
+    it apart from a record with extras; -1 where it does not.
+
+    Where CPython keeps a record's attributes inline (3.11 on) until something reads
+    ``__dict__``, the referents of a record are its attribute values and its type, and
+    asking for them is about half the cost of ``record.__dict__``, which builds the
+    dict and keeps it alive as long as the queued record. A record given extras by
+    ``Logger.makeRecord`` has its dict built, so its referents are the dict and the
+    type: two. Where attributes always live in a dict (3.10), a fresh record has two
+    referents too, and the count says nothing.
+    """
+    fresh = len(gc.get_referents(logging.LogRecord("", 0, "", 0, "", None, None)))
+    return fresh if fresh == _FRESH_ATTRS + 1 else -1
+
+
+_FRESH_REFERENTS: Final = _fresh_referents()
+_referents: Final = gc.get_referents
 
 # How many records deep a record logged from the drain's own work (a formatter that
 # logs, a signal handler that interrupts one) is still published; deeper, it is
@@ -449,9 +470,16 @@ class AsyncPUBHandler(logging.Handler):
             items = queue.items
             if len(items) >= queue.max_items and not queue.make_room():
                 return True
-            # Extras travel too, as they are now. A record with no more attributes than
-            # a fresh one has none: counted here, without the call.
-            if self._json and len(record.__dict__) > _FRESH_ATTRS:
+            # Extras travel too, as they are now. A record with as many referents as a
+            # fresh one, or no more attributes, has none: counted here, without the
+            # call. (Only a filter that deletes one of logging's attributes and adds
+            # one of its own would pass for fresh: its extra is then read when the
+            # drain sends it, not now.)
+            if (
+                self._json
+                and len(_referents(record)) != _FRESH_REFERENTS
+                and len(record.__dict__) > _FRESH_ATTRS
+            ):
                 record = snapshot_extras(record)
             renderer = self._renderer
             current = renderer.current
