@@ -162,6 +162,33 @@ async def test_an_attribute_a_filter_sets_is_published_as_it_was_when_logged(
     assert message.record.state == {"step": 1}
 
 
+async def test_extras_arrive_from_a_call_site_the_shortcut_knows(logger: logging.Logger) -> None:
+    """A plain record and then records with extras (given, set by a filter, naming a
+    subtopic) from one call site: the drain writes the first one the quick way, and
+    each of the others with its extras."""
+    tags: list[dict[str, object]] = [{}, {"user_id": 7}, {}, {"topic": "db"}]
+
+    def tag(record: logging.LogRecord) -> bool:
+        if record.args == (2,):
+            record.tenant = "acme"
+        return True
+
+    async with (
+        LogPublisher(TCP, logger=logger, wire_format="json") as pub,
+        LogSubscriber(pub.endpoint) as sub,
+    ):
+        pub.handler.addFilter(tag)
+        await pub.wait_for_subscribers(1, timeout=5)
+        for i, extra in enumerate(tags):
+            logger.info("step %d", i, extra=extra or None)
+        messages = await receive(sub, 4)
+    assert [m.record.getMessage() for m in messages] == ["step 0", "step 1", "step 2", "step 3"]
+    assert not hasattr(messages[0].record, "user_id")
+    assert messages[1].record.user_id == 7
+    assert messages[2].record.tenant == "acme"
+    assert messages[3].topic == "INFO.db"
+
+
 async def test_text_messages_get_best_effort_records(logger: logging.Logger) -> None:
     """From a pyzmq-format publisher, records carry the topic's level and the text."""
     async with (

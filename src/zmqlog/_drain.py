@@ -21,13 +21,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import zmq
 
 from zmqlog._pubsocket import PublisherSocket
 from zmqlog._queue import RecordQueue
-from zmqlog._records import Item, Pinned
+from zmqlog._records import Item, Pinned, WithExtras
 from zmqlog._render import Renderer, truncate
 
 __all__ = ["BATCH", "Drain", "Send", "pyzmq_send"]
@@ -360,7 +360,8 @@ class Drain:
                                 and getattr(record, "topic", None) is None
                             ):
                                 if typical is not None:
-                                    # JSON: a typical record's payload, written directly.
+                                    # JSON: a typical record's payload, written directly
+                                    # (a bare record has no extras: see WithExtras).
                                     rendered = typical.payload(record, renderer.seq)
                                     if rendered is not None and len(rendered) > maximum:
                                         rendered = None  # shrunk by the formatter path
@@ -401,10 +402,18 @@ class Drain:
                             if not render_with.is_stock(record.levelno):
                                 queue.consumer_thread = me
                                 queue.render_depth = item.depth
+                        elif type(item) is WithExtras:
+                            # JSON: a record with extras, for the careful way.
+                            record = item.record
+                            render_with, owned = settings, False
+                            if type(record) is not log_record or not settings.is_stock(
+                                record.levelno
+                            ):
+                                queue.consumer_thread = me
                         else:
                             # A LogRecord subclass, whose getMessage() may differ: the
                             # level's formatter renders it.
-                            record = item
+                            record = cast("logging.LogRecord", item)
                             render_with, owned = settings, False
                             queue.consumer_thread = me
                         if rendered is None:

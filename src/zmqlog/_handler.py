@@ -31,6 +31,8 @@ from zmqlog._records import (
     IMMUTABLE_ARG_TYPES,
     LARGE_TEXT,
     RECORD_OVERHEAD,
+    Item,
+    WithExtras,
     has_fixed_text,
     pin,
     record_size,
@@ -48,6 +50,7 @@ from zmqlog.wire import (
     encode_text,
     snapshot_extras,
 )
+from zmqlog.wire._json import has_extras
 from zmqlog.wire._record import BASE_ATTRS
 
 __all__ = ["AsyncPUBHandler", "HandlerStats", "Overflow"]
@@ -470,17 +473,21 @@ class AsyncPUBHandler(logging.Handler):
             items = queue.items
             if len(items) >= queue.max_items and not queue.make_room():
                 return True
-            # Extras travel too, as they are now. A record with as many referents as a
-            # fresh one, or no more attributes, has none: counted here, without the
+            # Extras travel too, as they are now, and a record that has them is queued
+            # wrapped, for the drain's careful way. A record with as many referents as
+            # a fresh one, or no more attributes, has none: counted here, without the
             # call. (Only a filter that deletes one of logging's attributes and adds
-            # one of its own would pass for fresh: its extra is then read when the
-            # drain sends it, not now.)
+            # one of its own would pass for fresh: the drain's shortcut declines the
+            # record for the missing one, and its extra is read when it is sent.)
+            item: Item = record
             if (
                 self._json
                 and len(_referents(record)) != _FRESH_REFERENTS
                 and len(record.__dict__) > _FRESH_ATTRS
             ):
-                record = snapshot_extras(record)
+                record = item = snapshot_extras(record)
+                if has_extras(record):
+                    item = WithExtras(record)
             renderer = self._renderer
             current = renderer.current
             msg = record.msg
@@ -505,11 +512,11 @@ class AsyncPUBHandler(logging.Handler):
                 else:
                     text = -1  # a mapping
                 if 0 <= text <= LARGE_TEXT and not queue.nbytes:
-                    items.append(record)
+                    items.append(item)
                     if queue.wake_needed:
                         self._scheduler.wake()
                     return True
-            self._queue_pinned(record, current)
+            self._queue_pinned(record, current, item)
         except Exception:
             queue.fail()
             self.handleError(record)
@@ -560,9 +567,13 @@ class AsyncPUBHandler(logging.Handler):
             )
         return True
 
-    def _queue_pinned(self, record: logging.LogRecord, settings: RenderSettings) -> None:
+    def _queue_pinned(
+        self, record: logging.LogRecord, settings: RenderSettings, bare: Item
+    ) -> None:
         """The caller's path for any record but a small bare one: pinned to *settings*,
-        its message fixed if it could change, and counted by its bytes if large."""
+        its message fixed if it could change, and counted by its bytes if large.
+        *bare* is what is queued if it need not be pinned: *record*, or the record
+        wrapped in :class:`WithExtras`."""
         queue = self._queue
         if has_fixed_text(record):
             size = record_size(record)
@@ -570,7 +581,7 @@ class AsyncPUBHandler(logging.Handler):
                 # Small and bare after all (only large records were queued before it).
                 if queue.over(0) and not queue.make_room():
                     return
-                queue.items.append(record)
+                queue.items.append(bare)
                 return
         item = pin(record, settings)
         size = item.size

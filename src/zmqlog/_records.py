@@ -32,6 +32,7 @@ __all__ = [
     "Item",
     "Pinned",
     "Rendered",
+    "WithExtras",
     "charge",
     "freeze_event",
     "has_fixed_text",
@@ -293,10 +294,26 @@ def pin(record: logging.LogRecord, settings: RenderSettings, depth: int = 0) -> 
     return Pinned(snapshot(record), settings, True, depth)
 
 
-Item = logging.LogRecord | Pinned
-"""What the queue holds: records as logged, rendered with the drain's current settings,
-and pinned ones that say which settings apply. Large records are always pinned, so
-that their size travels with them."""
+class WithExtras:
+    """A record of a JSON handler's, queued as logged but for this wrapper, which says
+    that it carries attributes of its own (``extra``).
+
+    A bare ``LogRecord`` in a JSON handler's queue has none, checked when it was
+    logged, so the drain writes it from its attributes without building its
+    ``__dict__``; a wrapped one takes the encoder's careful way, which sends its extras.
+    It counts as a bare record does: by the queue's length, not by its bytes.
+    """
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: logging.LogRecord) -> None:
+        self.record = record
+
+
+Item = logging.LogRecord | Pinned | WithExtras
+"""What the queue holds: records as logged, rendered with the drain's current settings
+(in JSON mode, wrapped if they have extras), and pinned ones that say which settings
+apply. Large records are always pinned, so that their size travels with them."""
 
 
 def charge(item: Item) -> int:

@@ -34,6 +34,7 @@ __all__ = [
     "PublisherId",
     "TypicalWriter",
     "encode_json",
+    "has_extras",
     "new_publisher_id",
     "snapshot_extras",
 ]
@@ -144,11 +145,11 @@ def snapshot_extras(record: logging.LogRecord) -> logging.LogRecord:
     Records without extras, or whose extras are all str/int/float/bool/None, are
     returned as they are, cheaply.
     """
-    attrs = record.__dict__
     # Counting is cheaper than comparing names: a record with no more attributes than a
     # fresh one (plus what another handler's Formatter may have added) has no extras.
-    if len(attrs) <= _BASE_COUNT + ("message" in attrs) + ("asctime" in attrs):
+    if not has_extras(record):
         return record
+    attrs = record.__dict__
     mutable = [key for key in attrs.keys() - _RECORD_ATTRS if type(attrs[key]) not in _JSON_SCALARS]
     if not mutable:
         return record
@@ -162,6 +163,13 @@ def snapshot_extras(record: logging.LogRecord) -> logging.LogRecord:
         frozen = copy.copy(record)
         frozen.__dict__.update(changes)
     return frozen
+
+
+def has_extras(record: logging.LogRecord) -> bool:
+    """Whether *record* has attributes beyond logging's own and those a ``Formatter``
+    adds (``message``, ``asctime``): what ``extra`` gives it, or a filter sets."""
+    attrs = record.__dict__
+    return len(attrs) > _BASE_COUNT + ("message" in attrs) + ("asctime" in attrs)
 
 
 # The record's fields in the order they are written ("message" and "exc_text" are
@@ -382,18 +390,17 @@ def _site_json(site: tuple[Any, ...]) -> tuple[msgspec.Raw, msgspec.Raw] | None:
     return written
 
 
-def _written_site(attrs: dict[str, Any], learn: bool) -> tuple[msgspec.Raw, msgspec.Raw] | None:
-    """The JSON of the call site of the record whose attributes are *attrs* (see
-    :func:`_site_json`); None if its fields are not of logging's types, or if the site
-    is new and not to be learnt (*learn* false).
+def _written_site(site: tuple[Any, ...], learn: bool) -> tuple[msgspec.Raw, msgspec.Raw] | None:
+    """The JSON of the call site whose :data:`_SITE_FIELDS` values are *site* (see
+    :func:`_site_json`); None if they are not of logging's types, or if the site is
+    new and not to be learnt (*learn* false).
 
     Sites are looked up by their values: an integer field holding ``True`` or ``1.0``
     (equal to ``1``) is checked for, so it is never taken for another site's ``1``.
     """
     try:
-        site = _site_of(attrs)
         written = _SITES.get(site)
-    except Exception:  # a field missing, unhashable, or comparing with an error
+    except Exception:  # a field unhashable, or comparing with an error
         return None
     if written is None:
         return _site_json(site) if learn else None
@@ -485,7 +492,11 @@ def _typical_payload(
     Holds exactly what :func:`_any_payload` holds for such a record, without converting
     each field; None sends the record the careful way.
     """
-    written = _written_site(attrs, True)
+    try:
+        site = _site_of(attrs)
+    except KeyError:  # a field missing
+        return None
+    written = _written_site(site, True)
     if written is None:
         return None
     created, msecs, relative = _times_of(attrs)
@@ -544,8 +555,6 @@ class _Typical(msgspec.Struct, gc=False, rename=_RENAMED):
 
 _PLAIN_END: Final = msgspec.Raw(b'null,"stack_info":null,"extra":{}')
 
-# The fields a typical record's payload reads besides its call site's.
-_others_of: Final = itemgetter("created", "msecs", "relativeCreated", "exc_text", "stack_info")
 # Whether this Python's LogRecord sets taskName (3.12 on): where it does not, a record
 # that has one has more attributes than a fresh record, so it is not typical.
 _HAS_TASK_NAME: Final = "taskName" in BASE_ATTRS
@@ -556,11 +565,17 @@ class TypicalWriter:
     """Writes, for one publisher, the payload of a typical record in about half the
     time :func:`encode_json` takes, or says it cannot.
 
-    Typical: a record with logging's own attributes only (no ``extra``; ``message``
-    and ``asctime``, which a ``Formatter`` adds, are allowed), of the types logging
-    gives them, without exception, stack or subtopic, from a call site the encoder has
-    seen (:func:`encode_json` learns each site). The bytes are exactly those
+    Typical: a plain ``LogRecord`` without exception, stack or subtopic, its fields of
+    the types logging gives them, from a call site the encoder has seen
+    (:func:`encode_json` learns each site). The bytes are exactly those
     :func:`encode_json` writes for it; anything else is left to it.
+
+    The record must have no attributes but logging's own (``message`` and ``asctime``,
+    which a ``Formatter`` adds, are allowed): :class:`~zmqlog.AsyncPUBHandler` checks
+    that when the record is logged, and queues a record with extras so that it never
+    comes here. The writer reads attributes, never ``record.__dict__``: CPython 3.11 on
+    keeps a plain instance's attributes without a dict until it is asked for, and
+    building it costs more than everything else read here.
     """
 
     __slots__ = ("_head",)
@@ -576,29 +591,42 @@ class TypicalWriter:
         )
 
     def payload(self, record: logging.LogRecord, seq: int) -> bytes | None:
-        """The JSON payload of *record* with sequence number *seq*, or None if the
-        record is not typical."""
-        attrs = record.__dict__
-        msg = attrs.get("msg")
+        """The JSON payload of *record* (which has no extras) with sequence number
+        *seq*, or None if the record is not typical."""
         head = self._head
-        # Every attribute of a fresh record is read below or by the drain before it
-        # comes here (a missing one raises), so a count no larger than a fresh
-        # record's, with what a Formatter adds, means there is nothing else: no extra.
-        if (
-            head is None
-            or type(msg) is not str
-            or TOPIC_DELIM in msg
-            or len(attrs) > _BASE_COUNT + ("message" in attrs) + ("asctime" in attrs)
-        ):
-            return None
-        written = _written_site(attrs, False)
         try:
-            created, msecs, relative, exc_text, stack_info = _others_of(attrs)
-            task_name = attrs["taskName"] if _HAS_TASK_NAME else None
-        except KeyError:  # a field missing
+            # Every attribute of a fresh record is read here or by the drain before it
+            # comes here: a record missing one (deleted by a filter) is declined.
+            msg = record.msg
+            args = record.args
+            site = (
+                record.name,
+                record.levelno,
+                record.levelname,
+                record.pathname,
+                record.filename,
+                record.module,
+                record.lineno,
+                record.funcName,
+                record.process,
+                record.processName,
+                record.thread,
+                record.threadName,
+            )
+            created = record.created
+            msecs = record.msecs
+            relative = record.relativeCreated
+            exc_text = record.exc_text
+            stack_info = record.stack_info
+            task_name = record.taskName if _HAS_TASK_NAME else None  # type: ignore[attr-defined]
+        except AttributeError:
             return None
+        written = _written_site(site, False)
         if not (
             written is not None
+            and head is not None
+            and type(msg) is str
+            and TOPIC_DELIM not in msg
             and type(created) is float
             and type(msecs) is float
             and type(relative) is float
@@ -612,7 +640,6 @@ class TypicalWriter:
             and -_INT64 <= seq < _INT64
         ):
             return None
-        args = attrs.get("args")
         message = msg % args if args else msg
         try:
             return _ENCODER.encode(
