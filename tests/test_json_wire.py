@@ -912,6 +912,29 @@ def _with(**attrs: Any) -> logging.LogRecord:
     return record
 
 
+@pytest.mark.parametrize(
+    "times",
+    [
+        (1.5e9, 123.0, 4.5),
+        (1.7e308, 0.0, 1.7e308),
+        (-1.7e308, 999.0, -1.7e308),
+        (0.0, -0.0, 5e-324),
+    ],
+)
+def test_the_typical_writer_writes_extreme_times_as_encode_json_does(
+    times: tuple[float, float, float],
+) -> None:
+    """Finite times, however large, small or signed, are written as encode_json writes
+    them (or left to it)."""
+    record = _with(created=times[0], msecs=times[1], relativeCreated=times[2])
+    _, expected = wire.encode_json(record, None, publisher=PUBLISHER, seq=3)
+    written = wire._json.TypicalWriter(PUBLISHER).payload(record, 3)
+    assert written in (None, expected)
+    assert [json.loads(expected)[key] for key in ("created", "msecs", "relativeCreated")] == list(
+        times
+    )
+
+
 @pytest.mark.parametrize("attribute", ["msg", "lineno", "created", "exc_text", "threadName"])
 def test_the_typical_writer_declines_a_record_missing_a_field(attribute: str) -> None:
     """A record a filter took one of logging's attributes from is left to encode_json."""
@@ -929,6 +952,8 @@ def test_the_typical_writer_declines_a_record_missing_a_field(attribute: str) ->
         pytest.param(_with(stack_info="Stack..."), id="a stack"),
         pytest.param(_with(lineno=True), id="a field of another type, equal to the site's"),
         pytest.param(_with(created=float("nan")), id="a time JSON cannot hold"),
+        pytest.param(_with(msecs=float("inf")), id="an infinite time"),
+        pytest.param(_with(relativeCreated=-float("inf")), id="a negative infinite time"),
         pytest.param(_with(msg="lone \udc80", args=None), id="a lone surrogate"),
         pytest.param(_with(lineno=99_999), id="a call site not seen yet"),
     ],

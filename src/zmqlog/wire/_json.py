@@ -356,13 +356,19 @@ _site_of: Final = itemgetter(*_SITE_FIELDS)
 _STR_OR_NONE: Final = frozenset({str, type(None)})  # the decoder's check too
 _times_of: Final = itemgetter("created", "msecs", "relativeCreated")
 
+# A call site's fields as JSON (see _site_json): from the value of "name" through
+# "levelname"; from that of "pathname" through "threadName"; and the same followed by
+# the fields that end a record without task, traceback, stack or extra.
+_Site = tuple[msgspec.Raw, msgspec.Raw, msgspec.Raw]
+_PLAIN_TAIL: Final = b',"taskName":null,"exc_text":null,"stack_info":null,"extra":{}'
+
 # The JSON of call sites' fields, by their values (see _site_json). Bounded: a program
 # that logs from a new thread or line each time must not grow it without end.
-_SITES: Final[dict[tuple[Any, ...], tuple[msgspec.Raw, msgspec.Raw]]] = {}
+_SITES: Final[dict[tuple[Any, ...], _Site]] = {}
 _MAX_SITES: Final = 1024
 
 
-def _site_json(site: tuple[Any, ...]) -> tuple[msgspec.Raw, msgspec.Raw] | None:
+def _site_json(site: tuple[Any, ...]) -> _Site | None:
     """The JSON of a call site's *site* fields, from the value of ``name`` through
     ``levelname`` and from that of ``pathname`` through ``threadName``; None if they
     are not of logging's types, or not JSON as they are (a lone surrogate, an integer
@@ -383,14 +389,19 @@ def _site_json(site: tuple[Any, ...]) -> tuple[msgspec.Raw, msgspec.Raw] | None:
     except UnicodeEncodeError:
         return None
     # The members without the object's braces and the first key: {"name":...} -> ...
-    written = msgspec.Raw(head[len('{"name":') : -1]), msgspec.Raw(tail[len('{"pathname":') : -1])
+    tail = tail[len('{"pathname":') : -1]
+    written = (
+        msgspec.Raw(head[len('{"name":') : -1]),
+        msgspec.Raw(tail),
+        msgspec.Raw(tail + _PLAIN_TAIL),
+    )
     if len(_SITES) >= _MAX_SITES:
         _SITES.clear()  # bounded: start over rather than stop learning
     _SITES[site] = written
     return written
 
 
-def _written_site(site: tuple[Any, ...], learn: bool) -> tuple[msgspec.Raw, msgspec.Raw] | None:
+def _written_site(site: tuple[Any, ...], learn: bool) -> _Site | None:
     """The JSON of the call site whose :data:`_SITE_FIELDS` values are *site* (see
     :func:`_site_json`); None if they are not of logging's types, or if the site is
     new and not to be learnt (*learn* false).
@@ -555,10 +566,24 @@ class _Typical(msgspec.Struct, gc=False, rename=_RENAMED):
 
 _PLAIN_END: Final = msgspec.Raw(b'null,"stack_info":null,"extra":{}')
 
+
+class _Plain(msgspec.Struct, gc=False, rename=_RENAMED):
+    """:class:`_Typical` for a record without a task name too: ``pathname`` holds the
+    site's fields and every field after them (the site's third JSON piece)."""
+
+    zmqlog: Any
+    seq: Any
+    name: Any
+    message: Any
+    created: Any
+    msecs: Any
+    relative_created: Any
+    pathname: Any  # ... through "extra"
+
+
 # Whether this Python's LogRecord sets taskName (3.12 on): where it does not, a record
 # that has one has more attributes than a fresh record, so it is not typical.
 _HAS_TASK_NAME: Final = "taskName" in BASE_ATTRS
-_INF: Final = math.inf
 
 
 class TypicalWriter:
@@ -630,9 +655,10 @@ class TypicalWriter:
             and type(created) is float
             and type(msecs) is float
             and type(relative) is float
-            and -_INF < created < _INF  # finite: NaN fails both comparisons
-            and -_INF < msecs < _INF
-            and -_INF < relative < _INF
+            # All three finite: were one infinite or NaN, so would be their sum, and
+            # the sum less itself would be NaN, not 0. (A sum too large for a float
+            # is declined too, and written the careful way.)
+            and (total := created + msecs + relative) - total == 0.0
             and exc_text is None
             and stack_info is None
             and (task_name is None or type(task_name) is str)
@@ -642,6 +668,10 @@ class TypicalWriter:
             return None
         message = msg % args if args else msg
         try:
+            if task_name is None:
+                return _ENCODER.encode(
+                    _Plain(head, seq, written[0], message, created, msecs, relative, written[2])
+                )
             return _ENCODER.encode(
                 _Typical(
                     head,
