@@ -624,18 +624,20 @@ class TypicalWriter:
             # comes here: a record missing one (deleted by a filter) is declined.
             msg = record.msg
             args = record.args
+            levelno, lineno = record.levelno, record.lineno
+            process, thread = record.process, record.thread
             site = (
                 record.name,
-                record.levelno,
+                levelno,
                 record.levelname,
                 record.pathname,
                 record.filename,
                 record.module,
-                record.lineno,
+                lineno,
                 record.funcName,
-                record.process,
+                process,
                 record.processName,
-                record.thread,
+                thread,
                 record.threadName,
             )
             created = record.created
@@ -644,11 +646,16 @@ class TypicalWriter:
             exc_text = record.exc_text
             stack_info = record.stack_info
             task_name = record.taskName if _HAS_TASK_NAME else None  # type: ignore[attr-defined]
-        except AttributeError:
+            # What _written_site does, without the call.
+            written = _SITES.get(site)
+        except Exception:  # a field missing, unhashable, or comparing with an error
             return None
-        written = _written_site(site, False)
         if not (
             written is not None
+            and type(levelno) is int  # not True or 1.0, equal to a site's 1
+            and type(lineno) is int
+            and type(process) is int
+            and type(thread) is int
             and head is not None
             and type(msg) is str
             and TOPIC_DELIM not in msg
