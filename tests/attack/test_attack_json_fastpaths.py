@@ -665,3 +665,27 @@ def test_mixed_records_are_written_alike_by_all_three_writers(
         assert fast == careful
         assert writer.payload(record, seq) in (None, fast[1])
         _strict(fast[1])
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RenderSettings.formatter_for caches the formatter of every level number it "
+    "is asked for in _resolved, without bound (fast and _stock stop at 256)",
+)
+def test_many_level_numbers_keep_the_handlers_memory_bounded(
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+) -> None:
+    """Records of many distinct level numbers (a program's made-up levels, or records a
+    LogSubscriber.forward() relays from a publisher that picks any 64-bit levelno): each
+    unnamed level's records take the formatter path, and the handler's settings must not
+    remember a formatter per number for good (50,000 levels kept about 5 MB)."""
+    handler, sub, _ = published
+    levels = 3000
+    with held_drain(handler):
+        for n in range(levels):
+            handler.handle(_record("level", None, level=100 + n))
+    handler.flush()
+    assert [_strict(payload)["levelno"] for _, payload in _receive(sub, levels)] == [
+        100 + n for n in range(levels)
+    ]
+    assert len(handler._renderer.drained._resolved) <= 1024
