@@ -193,7 +193,11 @@ class RenderSettings:
         """The formatter for records of *levelno*."""
         fmt = self._resolved.get(levelno)
         if fmt is None:
-            fmt = self._resolved[levelno] = self._resolve(levelno)
+            fmt = self._resolve(levelno)
+            # Bounded as the other per-level caches: level numbers come from the
+            # records, which a relay may take from any publisher.
+            if len(self._resolved) < 256:
+                self._resolved[levelno] = fmt
         return fmt
 
     def is_stock(self, levelno: int) -> bool:

@@ -241,7 +241,14 @@ def encode_json(
         if TOPIC_DELIM in rest:
             subtopic, _, rest = rest.partition(TOPIC_DELIM)
         args = attrs.get("args")
-        message = rest % args if args else rest
+        if type(record).getMessage is _GET_MESSAGE:
+            message = rest % args if args else rest
+        else:
+            # A record class of its own (a factory's str.format style, say) merges its
+            # own way, as a Formatter would have it do: on a copy without the subtopic.
+            merged = copy.copy(record)
+            merged.msg = rest
+            message = merged.getMessage()
     if not subtopic:
         extra_topic = attrs.get("topic")  # extra={"topic": ...}, as in encode_text
         if type(extra_topic) is str:
@@ -433,21 +440,22 @@ _EMPTY_OBJECT: Final = msgspec.Raw(b"{}")
 
 def _publisher_json(publisher: PublisherId) -> Any:
     """*publisher* as the JSON object it is written as, remembered for a few publishers."""
-    try:
-        return _PUBLISHERS[publisher]
-    except (KeyError, TypeError):  # TypeError: a publisher with unhashable parts
-        pass
+    # Looked up by value, so only for the types it is written with: PublisherId("h",
+    # True, ...) equals PublisherId("h", 1, ...), and must not be written as it.
+    plain = type(publisher.host) is str and type(publisher.pid) is int and type(publisher.id) is str
+    if plain:
+        known = _PUBLISHERS.get(publisher)
+        if known is not None:
+            return known
     ident = _publisher_object(publisher, [_NODE_BUDGET])
     try:
         written: Any = msgspec.Raw(_ENCODER.encode(ident))
     except UnicodeEncodeError:
         return ident  # a lone surrogate: the encoder refuses it, and _dump writes it
-    if len(_PUBLISHERS) >= 64:
-        _PUBLISHERS.clear()
-    try:
+    if plain:
+        if len(_PUBLISHERS) >= 64:
+            _PUBLISHERS.clear()
         _PUBLISHERS[publisher] = written
-    except TypeError:
-        pass
     return written
 
 
@@ -595,10 +603,11 @@ class TypicalWriter:
     (:func:`encode_json` learns each site). The bytes are exactly those
     :func:`encode_json` writes for it; anything else is left to it.
 
-    The record must have no attributes but logging's own (``message`` and ``asctime``,
-    which a ``Formatter`` adds, are allowed): :class:`~zmqlog.AsyncPUBHandler` checks
-    that when the record is logged, and queues a record with extras so that it never
-    comes here. The writer reads attributes, never ``record.__dict__``: CPython 3.11 on
+    The record must be a plain ``LogRecord`` (a subclass may merge its message its own
+    way, which :func:`encode_json` asks it to do; the drain gives it no other) with no
+    attributes but logging's own (``message`` and ``asctime``, which a ``Formatter``
+    adds, are allowed): :class:`~zmqlog.AsyncPUBHandler` checks that when the record
+    is logged, and queues a record with extras so that it never comes here. The writer reads attributes, never ``record.__dict__``: CPython 3.11 on
     keeps a plain instance's attributes without a dict until it is asked for, and
     building it costs more than everything else read here.
     """
@@ -624,6 +633,7 @@ class TypicalWriter:
             # comes here: a record missing one (deleted by a filter) is declined.
             msg = record.msg
             args = record.args
+            exc_info = record.exc_info
             levelno, lineno = record.levelno, record.lineno
             process, thread = record.process, record.thread
             site = (
@@ -652,6 +662,7 @@ class TypicalWriter:
             return None
         if not (
             written is not None
+            and not exc_info  # (None, None, None) too: encode_json formats it
             and type(levelno) is int  # not True or 1.0, equal to a site's 1
             and type(lineno) is int
             and type(process) is int
@@ -734,5 +745,6 @@ def _dump(obj: dict[str, Any]) -> bytes:
 
 
 _PLAIN_FORMATTER: Final = logging.Formatter()
+_GET_MESSAGE: Final = logging.LogRecord.getMessage
 
 _new_object: Final = object.__new__
