@@ -353,7 +353,6 @@ class Drain:
                                 entry = settings.fast_entry(record.levelno)
                             if (
                                 entry[0] is record.levelname
-                                and not (record.exc_info or record.exc_text or record.stack_info)
                                 # extra={"topic": ...}; getattr, since reading __dict__ would
                                 # build a dict for every record (CPython 3.11+ keeps a plain
                                 # instance's attributes without one until it is asked for).
@@ -361,11 +360,12 @@ class Drain:
                             ):
                                 if typical is not None:
                                     # JSON: a typical record's payload, written directly
-                                    # (a bare record has no extras: see WithExtras).
+                                    # (a bare record has no extras: see WithExtras); the
+                                    # writer declines a traceback or stack itself.
                                     rendered = typical.payload(record, renderer.seq)
                                     if rendered is not None and len(rendered) > maximum:
                                         rendered = None  # shrunk by the formatter path
-                                else:
+                                elif not (record.exc_info or record.exc_text or record.stack_info):
                                     template = templates.get(record.msg)
                                     if template is None:
                                         template = renderer.template(record)

@@ -607,9 +607,10 @@ class TypicalWriter:
     way, which :func:`encode_json` asks it to do; the drain gives it no other) with no
     attributes but logging's own (``message`` and ``asctime``, which a ``Formatter``
     adds, are allowed): :class:`~zmqlog.AsyncPUBHandler` checks that when the record
-    is logged, and queues a record with extras so that it never comes here. The writer reads attributes, never ``record.__dict__``: CPython 3.11 on
-    keeps a plain instance's attributes without a dict until it is asked for, and
-    building it costs more than everything else read here.
+    is logged, and queues a record with extras so that it never comes here. The
+    writer reads attributes, never ``record.__dict__``: CPython 3.11 on keeps a plain
+    instance's attributes without a dict until it is asked for, and building it costs
+    more than everything else read here.
     """
 
     __slots__ = ("_head",)
