@@ -906,6 +906,17 @@ def test_the_drains_typical_writer_writes_what_encode_json_writes(formatted: boo
     assert writer.payload(record, 11) == expected
 
 
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="LogRecord has taskName from Python 3.12 on")
+def test_the_typical_writer_writes_a_task_name_as_encode_json_does() -> None:
+    """A record logged inside an asyncio task carries its name (3.12 on): written in
+    the longer of the writer's two layouts, the same bytes."""
+    record = _typical_record()
+    record.taskName = "Task-7"
+    _, expected = wire.encode_json(record, None, publisher=PUBLISHER, seq=4)  # learns the site
+    assert json.loads(expected)["taskName"] == "Task-7"
+    assert wire._json.TypicalWriter(PUBLISHER).payload(record, 4) == expected
+
+
 def _with(**attrs: Any) -> logging.LogRecord:
     record = _typical_record()
     record.__dict__.update(attrs)
