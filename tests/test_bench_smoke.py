@@ -8,6 +8,7 @@ performance regressions, which need a quiet machine and ``bench/README.md``.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -115,6 +116,26 @@ def test_json_libs_benchmark_reports_every_library() -> None:
     assert "skipped" not in rows["msgspec-struct"] + rows["zmqlog"], proc.stdout
     for name in ("orjson", "orjson+convert"):
         assert "skipped" not in rows[name] or "orjson not installed" in rows[name], proc.stdout
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+def test_instructions_benchmark_counts_a_record() -> None:
+    """Two runs of one case under callgrind; a record costs a positive count."""
+    proc = _run(
+        "instructions.py",
+        "--n",
+        "50",
+        "--cases",
+        "zmqlog-json",
+        "--modes",
+        "caller",
+        "--json",
+        timeout=85,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    per_record = json.loads(proc.stdout)["results"]["zmqlog-json"]["caller"]
+    assert per_record > 1000, proc.stdout  # a logging call is thousands of instructions
 
 
 def _in_git_checkout() -> bool:

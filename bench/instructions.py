@@ -1,0 +1,160 @@
+"""Instructions per record under callgrind: the publisher's cost without the noise.
+
+Usage::
+
+    python bench/instructions.py [--n 20000] [--cases CASE ...] [--modes MODE ...] [--json]
+
+Wall-clock figures on a shared 2-vCPU machine move by 10-50% between runs; the number
+of instructions a process executes does not. Each measurement runs a small program
+under ``valgrind --tool=callgrind`` twice, once logging ``--n`` records and once
+logging none, with the same set-up and warm-up (200 records), and reports the
+difference divided by ``--n``: what one more record costs, start-up excluded.
+
+Modes:
+
+``caller``  the records are logged with no ``await`` between them and the process
+            exits at once: the cost inside ``logger.info`` (for zmqlog: the queueing),
+            the drain never running.
+``whole``   chunks of 1,000 records with ``await asyncio.sleep(0)`` between them, as
+            in ``run.py``, and the ``async with`` exit: logging, the drain and the
+            sends. No subscriber is connected, so ZeroMQ drops each message at the PUB
+            socket: the sends cost what pyzmq and libzmq spend to refuse them, less
+            than a real delivery (the same for every case).
+
+Cases: ``null`` (``logging.NullHandler``), ``zmqlog-text``, ``zmqlog-json``.
+Instructions are not time (a cache miss costs more than an add), so these figures
+compare versions of our own code; ``run.py`` says what they amount to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from _common import MESSAGE, environment, fmt_num, fresh_logger, load_zmqlog, ratio
+
+CASES = ("null", "zmqlog-text", "zmqlog-json")
+MODES = ("caller", "whole")
+WARMUP = 200
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+async def _child(case: str, mode: str, n: int) -> None:
+    """The measured program: log *n* records in *mode* through *case*."""
+    logger = fresh_logger(f"bench.instructions.{case}")
+    publisher: Any = None
+    if case == "null":
+        import logging
+
+        logger.addHandler(logging.NullHandler())
+    else:
+        zmqlog, reason = load_zmqlog()
+        if zmqlog is None:
+            raise SystemExit(reason)
+        wire_format = case.removeprefix("zmqlog-")
+        publisher = zmqlog.LogPublisher("tcp://127.0.0.1:*", logger=logger, wire_format=wire_format)
+        await publisher.__aenter__()
+    for i in range(WARMUP):  # the same in both runs: the paths are warm when counting starts
+        logger.info(MESSAGE, i, 0.123)
+    await asyncio.sleep(0.05)
+    if mode == "caller":
+        for i in range(n):
+            logger.info(MESSAGE, i, 0.123)
+        sys.stdout.flush()
+        os._exit(0)  # nothing after the loop: not the drain, not the close
+    for i in range(n):
+        logger.info(MESSAGE, i, 0.123)
+        if i % 1000 == 999:
+            await asyncio.sleep(0)
+    if publisher is not None:
+        await publisher.__aexit__(None, None, None)
+
+
+def _instructions(case: str, mode: str, n: int) -> int:
+    """What one run of the child logging *n* records executed, in instructions."""
+    proc = subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            case,
+            mode,
+            str(n),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    found = _COLLECTED.search(proc.stderr)
+    if proc.returncode != 0 or found is None:
+        raise RuntimeError(f"{case} {mode} n={n}: {proc.stderr.strip()[-500:]}")
+    return int(found.group(1))
+
+
+def per_record(case: str, mode: str, n: int) -> float:
+    """Instructions one more record costs: the run with *n* records less the run with none."""
+    return (_instructions(case, mode, n) - _instructions(case, mode, 0)) / n
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=20_000, help="records per measured run")
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES))
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        case, mode, n = args.child
+        asyncio.run(_child(case, mode, int(n)))
+        return 0
+    if args.n < 1:
+        parser.error("--n must be at least 1")
+    if shutil.which("valgrind") is None:
+        print("skipped: valgrind is not installed (apt-get install valgrind)")
+        return 0
+    zmqlog, _ = load_zmqlog()
+    results: dict[str, dict[str, float | None]] = {}
+    errored = False
+    for case in args.cases:
+        results[case] = {}
+        for mode in args.modes:
+            try:
+                results[case][mode] = per_record(case, mode, args.n)
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                print(f"{case} {mode}: error: {exc}", file=sys.stderr)
+                results[case][mode] = None
+                errored = True
+    if args.json:
+        out = {"config": {"n": args.n}, "environment": environment(zmqlog), "results": results}
+        print(json.dumps(out, indent=2))
+        return 1 if errored else 0
+    print(f"instructions per record under callgrind, N={args.n} (a run of N less a run of 0)")
+    columns = "".join(f"{mode + ' instr/rec':>20}{'x null':>8}" for mode in args.modes)
+    header = f"{'case':<13}{columns}"
+    print(header)
+    print("-" * len(header))
+    null = results.get("null", {})
+    for case, by_mode in results.items():
+        row = f"{case:<13}"
+        for mode in args.modes:
+            value = by_mode[mode]
+            row += fmt_num(value, ",.0f", 20) + fmt_num(ratio(value, null.get(mode)), ".3f", 8)
+        print(row)
+    return 1 if errored else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
