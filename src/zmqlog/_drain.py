@@ -388,7 +388,10 @@ class Drain:
                                 topic, payload = entry[1], rendered
                             else:
                                 render_with, owned = settings, False
-                                if not settings.is_stock(record.levelno):
+                                # JSON's careful way may run the application's code:
+                                # the repr of a value no check at the call saw (an extra
+                                # on a record that lost one of logging's attributes).
+                                if json or not settings.is_stock(record.levelno):
                                     queue.consumer_thread = me
                         elif isinstance(item, Pinned):
                             record = item.record
@@ -399,17 +402,14 @@ class Drain:
                                 # on were logged under them.
                                 settings = renderer.drained = render_with
                                 fast = settings.fast
-                            if not render_with.is_stock(record.levelno):
+                            if json or not render_with.is_stock(record.levelno):
                                 queue.consumer_thread = me
                                 queue.render_depth = item.depth
                         elif type(item) is WithExtras:
                             # JSON: a record with extras, for the careful way.
                             record = item.record
                             render_with, owned = settings, False
-                            if type(record) is not log_record or not settings.is_stock(
-                                record.levelno
-                            ):
-                                queue.consumer_thread = me
+                            queue.consumer_thread = me
                         else:
                             # A LogRecord subclass, whose getMessage() may differ: the
                             # level's formatter renders it.

@@ -377,6 +377,38 @@ def test_a_filter_that_deletes_a_field_and_adds_an_extra_breaks_nothing_else(
     assert handler.stats.errors == 0
 
 
+@pytest.mark.timeout(20)
+def test_an_extra_whose_repr_logs_cannot_keep_the_drain_busy_for_ever(
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    logger: logging.Logger,
+) -> None:
+    """The known corner again, with an extra whose repr() logs: the repr runs when the
+    drain sends the record, and what it logs (through the same filter) is a record
+    from the drain's own work, a few levels deep at most, not a new record for ever."""
+    handler, sub, _ = published
+    logger.addHandler(handler)
+
+    class Chatty:
+        def __repr__(self) -> str:
+            logger.info("chatty")
+            return "<chatty>"
+
+    def corner(record: logging.LogRecord) -> bool:
+        del record.funcName
+        record.chatty = Chatty()
+        return True
+
+    handler.addFilter(corner)
+    logger.info("first")
+    handler.flush()
+    received = 0
+    while sub.poll(200):
+        sub.recv_multipart()
+        received += 1
+    assert 1 <= received <= 8
+    assert handler.stats.queued == 0
+
+
 def test_seq_is_consecutive_and_never_used_by_a_record_that_fails(
     published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
 ) -> None:
