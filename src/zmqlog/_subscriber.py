@@ -21,6 +21,7 @@ from zmqlog._security import AuthorizedKeys, KeyPath, subscriber_security
 from zmqlog._sequences import SequenceTracker
 from zmqlog.exceptions import ClosedResourceError, UsageError
 from zmqlog.wire import (
+    MAX_JSON_BYTES,
     MAX_TOPIC_BYTES,
     PublisherId,
     decode_single_frame,
@@ -29,7 +30,14 @@ from zmqlog.wire import (
     record_from_json,
     record_from_text,
 )
-from zmqlog.wire._jsondecode import JsonRecord, read_record, rebuild_record
+from zmqlog.wire._jsondecode import (
+    STRICT_ERRORS,
+    JsonRecord,
+    read_record,
+    read_refused,
+    rebuild_record,
+    strict_record,
+)
 
 if sys.version_info >= (3, 11):
     from typing import Self
@@ -639,7 +647,16 @@ class LogSubscriber:
             return LogMessage(
                 topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
             )
-        fields = read_record(payload)
+        # read_record(payload), its fast path inline: a Python call less per message.
+        fields: JsonRecord | Literal[False] | None = False
+        if len(payload) <= MAX_JSON_BYTES:
+            try:
+                fields = strict_record(payload)
+            except STRICT_ERRORS:
+                fields = read_refused(payload)
+            else:
+                if (fields.publisher is None) is not (fields.seq is None):
+                    fields = None  # paired(fields), inline: left to us by strict_record
         # Identity tests: a JsonRecord's truth would call its (Python) __len__.
         if fields is False or fields is None:
             if fields is None or self._json_only:
@@ -685,7 +702,16 @@ class LogSubscriber:
             return LogMessage(
                 topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload
             )
-        fields = read_record(payload)
+        # read_record(payload), its fast path inline: a Python call less per message.
+        fields: JsonRecord | Literal[False] | None = False
+        if len(payload) <= MAX_JSON_BYTES:
+            try:
+                fields = strict_record(payload)
+            except STRICT_ERRORS:
+                fields = read_refused(payload)
+            else:
+                if (fields.publisher is None) is not (fields.seq is None):
+                    fields = None  # paired(fields), inline: left to us by strict_record
         # Identity tests: a JsonRecord's truth would call its (Python) __len__.
         if fields is False or fields is None:
             if fields is None or self._json_only:

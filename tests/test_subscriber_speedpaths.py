@@ -1,0 +1,126 @@
+"""The subscriber's fast paths give the answers of the slower ones they stand for.
+
+``LogSubscriber`` reads a JSON payload with the strict decode inline (and tests the
+pairing of ``publisher`` and ``seq`` itself), and makes its messages without calling
+``LogMessage``: each shortcut is checked here against what it replaces. The
+subscriber is never opened: its decoding needs no socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_record
+from zmqlog import LogMessage, LogSubscriber, wire
+from zmqlog.wire._jsondecode import (
+    JsonRecord,
+    paired,
+    read_record,
+    strict_record,
+)
+
+PUBLISHER = wire.PublisherId("host-a", 4242, "0123456789abcdef")
+
+
+def frames(seq: int = 0, **extra: object) -> tuple[bytes, bytes]:
+    """A two-frame JSON message as zmqlog's publisher sends it."""
+    record = make_record("order %d shipped", 42, level=logging.WARNING)
+    record.__dict__.update(extra)
+    topic, payload = wire.encode_json(record, None, "svc", publisher=PUBLISHER, seq=seq)
+    return topic, payload
+
+
+def edited(payload: bytes, **changes: object) -> bytes:
+    """*payload* with keys replaced (None: removed), written compactly as zmqlog does."""
+    obj: dict[str, Any] = json.loads(payload)
+    for key, value in changes.items():
+        if value is None:
+            obj.pop(key, None)
+        else:
+            obj[key] = value
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def subscriber(wire_format: Any = "json") -> LogSubscriber:
+    return LogSubscriber("tcp://127.0.0.1:1", wire_format=wire_format)
+
+
+@pytest.mark.parametrize("missing", ["seq", "publisher"])
+@pytest.mark.parametrize("wire_format", ["json", "auto"])
+def test_a_strict_record_without_its_pair_is_invalid(missing: str, wire_format: str) -> None:
+    """A payload the strict decode reads, but with publisher and no seq (or the reverse)."""
+    topic, payload = frames()
+    payload = edited(payload, **{missing: None})
+    assert strict_record(payload) is not None  # the strict decode itself takes it
+    assert read_record(payload) is None
+    sub = subscriber(wire_format)
+    assert sub._decode_parts(topic, payload, 1.0) is None
+    single = wire.encode_single_frame(topic, payload)
+    assert sub._decode_single(single, 1.0) is None
+    assert sub.stats.invalid == 2
+
+
+def test_a_record_without_publisher_and_seq_is_valid() -> None:
+    """Neither of the pair is a valid record: unnumbered, from anyone."""
+    topic, payload = frames()
+    payload = edited(payload, seq=None, publisher=None)
+    record = strict_record(payload)
+    assert paired(record)
+    sub = subscriber()
+    message = sub._decode_parts(topic, payload, 1.0)
+    assert message is not None
+    assert (message.seq, message.publisher, sub.stats.invalid) == (None, None, 0)
+
+
+def test_the_strict_record_is_what_read_record_reads() -> None:
+    """The subscriber's inline decode and read_record give the same record."""
+    topic, payload = frames(seq=7, user="ann")
+    inline = subscriber()._decode_parts(topic, payload, 1.0)
+    assert inline is not None
+    assert isinstance(inline.fields, JsonRecord)
+    assert dict(inline.fields) == dict(read_record(payload) or {})
+    assert (inline.seq, inline.publisher) == (7, PUBLISHER)
+
+
+def test_records_are_read_whatever_the_order_of_their_keys() -> None:
+    """The fields follow the encoder's key order for speed; any other order reads the same."""
+    _topic, payload = frames(seq=3)
+    obj = json.loads(payload)
+    reversed_payload = json.dumps(dict(reversed(obj.items()))).encode()
+    ours, theirs = read_record(payload), read_record(reversed_payload)
+    assert ours
+    assert theirs
+    assert dict(ours) == dict(theirs)
+
+
+def test_the_fields_are_declared_in_the_encoders_order() -> None:
+    """The order that makes msgspec match each key at the first field it looks at."""
+    _, payload = frames(seq=3)
+    written = [key for key in json.loads(payload) if key != wire.JSON_MARKER]
+    declared = [name for name in JsonRecord.__struct_fields__ if name not in ("version", "topic")]
+    assert written == declared
+
+
+def test_gaps_are_counted_from_strict_records() -> None:
+    """seq 0, 1, then 5: three lost, from the inline path's sequence numbers."""
+    sub = subscriber()
+    for seq in (0, 1, 5):
+        topic, payload = frames(seq=seq)
+        assert sub._decode_parts(topic, payload, 1.0) is not None
+    assert (sub.stats.gaps, sub.stats.resets, sub.stats.invalid) == (3, 0, 0)
+
+
+@pytest.mark.parametrize("wire_format", ["auto", "text"])
+def test_a_text_message_is_made_as_before(wire_format: str) -> None:
+    sub = subscriber(wire_format)
+    message = sub._decode_parts(b"app.WARNING.db", b"caf\xc3\xa9 \xff\n", 1.0)
+    assert message == LogMessage(
+        "app.WARNING.db", "WARNING", "db", "caf\u00e9 \ufffd\n", "app", b"caf\xc3\xa9 \xff\n"
+    )
+    assert message is not None
+    assert message.fields is None
+    assert message.record.getMessage() == "caf\u00e9 \ufffd"  # without its newline
