@@ -8,6 +8,7 @@ subscriber is never opened: its decoding needs no socket.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 
 from tests.conftest import make_record
 from zmqlog import LogMessage, LogSubscriber, wire
+from zmqlog._subscriber import _new_message
 from zmqlog.wire._jsondecode import (
     JsonRecord,
     paired,
@@ -112,6 +114,21 @@ def test_gaps_are_counted_from_strict_records() -> None:
         topic, payload = frames(seq=seq)
         assert sub._decode_parts(topic, payload, 1.0) is not None
     assert (sub.stats.gaps, sub.stats.resets, sub.stats.invalid) == (3, 0, 0)
+
+
+def test_a_received_message_equals_the_one_logmessage_makes() -> None:
+    """_new_message sets every field LogMessage() sets, to the same values."""
+    _, payload = frames()
+    fields = read_record(payload)
+    assert fields
+    args = ("app.INFO.db", "INFO", "db", payload.decode(), "app", payload, fields)
+    made, received = LogMessage(*args), _new_message(*args)
+    assert type(received) is LogMessage
+    assert received == made
+    assert repr(received) == repr(made)
+    for f in dataclasses.fields(LogMessage):
+        assert getattr(received, f.name) is getattr(made, f.name), f.name
+    assert received.record.getMessage() == made.record.getMessage() == "order 42 shipped"
 
 
 @pytest.mark.parametrize("wire_format", ["auto", "text"])
