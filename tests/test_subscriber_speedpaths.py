@@ -141,3 +141,26 @@ def test_a_text_message_is_made_as_before(wire_format: str) -> None:
     assert message is not None
     assert message.fields is None
     assert message.record.getMessage() == "caf\u00e9 \ufffd"  # without its newline
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"user": "ann"}, id="strict"),
+        pytest.param({"user": {"name": "ann", "roles": [1, 2]}}, id="nested: careful path"),
+    ],
+)
+def test_the_record_of_any_json_message_is_rebuilt_from_its_fields(extra: dict[str, Any]) -> None:
+    """Whichever decode read it, .record is the publisher's record, not a text record."""
+    _, payload = frames(seq=1, **extra)
+    message = subscriber()._decode_parts(b"svc.WARNING.db", payload, 1.0)
+    assert message is not None
+    assert isinstance(message.fields, JsonRecord)
+    record = message.record
+    assert (record.getMessage(), record.levelno, record.funcName) == (
+        "order 42 shipped",
+        logging.WARNING,
+        "func",
+    )
+    assert record.user == extra["user"]
+    assert record.topic == "db"  # the subtopic, kept as the record's topic

@@ -33,6 +33,7 @@ from zmqlog.wire import (
 from zmqlog.wire._jsondecode import (
     STRICT_ERRORS,
     JsonRecord,
+    _StrictRecord,
     read_record,
     read_refused,
     rebuild_record,
@@ -125,7 +126,9 @@ class LogMessage:
         record = self._record
         if record is None:
             fields = self.fields
-            if isinstance(fields, JsonRecord):  # as the subscriber made it: valid
+            # As the subscriber made it: valid. (The type test first: isinstance of a
+            # msgspec Struct class goes through its metaclass, 45 ns more.)
+            if type(fields) is _StrictRecord or isinstance(fields, JsonRecord):
                 record = rebuild_record(fields)
                 if self.subtopic:
                     self._keep_subtopic(record)
