@@ -8,9 +8,11 @@ subscriber is never opened: its decoding needs no socket.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import logging
+import pickle
 from typing import Any
 
 import pytest
@@ -164,3 +166,71 @@ def test_the_record_of_any_json_message_is_rebuilt_from_its_fields(extra: dict[s
     )
     assert record.user == extra["user"]
     assert record.topic == "db"  # the subtopic, kept as the record's topic
+
+
+def eager(message: LogMessage) -> LogMessage:
+    """*message* as LogMessage() makes it, its text decoded from the payload."""
+    return LogMessage(
+        message.topic,
+        message.level,
+        message.subtopic,
+        message.payload.decode("utf-8", "replace"),
+        message.root_topic,
+        message.payload,
+        message.fields,
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(frames(seq=2)[1], id="a record"),
+        pytest.param(b'{"not": "a record", "caf\xc3\xa9": "\xff"}\n', id="JSON-looking text"),
+    ],
+)
+def test_a_json_message_decodes_its_text_when_read(payload: bytes) -> None:
+    """Made without its text, it reads, prints, compares, copies and pickles as if made with it."""
+    sub = subscriber("auto")
+    message = sub._decode_parts(b"svc.INFO", payload, 1.0)
+    assert message is not None
+    assert message._text is None  # not decoded yet
+    expected = eager(message)
+    assert repr(message) == repr(expected)  # repr reads the text: decoded now
+    assert message._text == expected.text
+    for fresh in (
+        sub._decode_parts(b"svc.INFO", payload, 1.0),
+        copy.copy(sub._decode_parts(b"svc.INFO", payload, 1.0)),
+        copy.deepcopy(sub._decode_parts(b"svc.INFO", payload, 1.0)),
+        pickle.loads(pickle.dumps(sub._decode_parts(b"svc.INFO", payload, 1.0))),
+    ):
+        assert fresh == expected
+        assert fresh is not None
+        assert fresh.text == expected.text
+    assert dataclasses.replace(sub._decode_parts(b"svc.INFO", payload, 1.0), level="X").text == (
+        expected.text
+    )
+
+
+def test_text_given_is_kept_and_can_be_replaced() -> None:
+    """A hand-made message keeps its own text, unlike its payload's; setting text replaces it."""
+    message = LogMessage("app.INFO", "INFO", "", "given\n", "app", b"payload\n")
+    assert message.text == "given\n"
+    match message:
+        case LogMessage(_, _, _, text):
+            assert text == "given\n"
+    message.text = "changed\n"
+    assert message.text == "changed\n"
+    assert "text='changed\\n'" in repr(message)
+    assert message != LogMessage("app.INFO", "INFO", "", "given\n", "app", b"payload\n")
+    lazy = _new_message("app.INFO", "INFO", "", None, "app", b"payload\n", None)
+    lazy.text = "set before read\n"
+    assert lazy.text == "set before read\n"
+    assert [f.name for f in dataclasses.fields(LogMessage) if f.init] == [
+        "topic",
+        "level",
+        "subtopic",
+        "text",
+        "root_topic",
+        "payload",
+        "fields",
+    ]
