@@ -234,3 +234,16 @@ def test_text_given_is_kept_and_can_be_replaced() -> None:
         "payload",
         "fields",
     ]
+
+
+@pytest.mark.parametrize("wire_format", ["auto", "json", "text"])
+def test_a_two_frame_message_has_every_field_set(wire_format: str) -> None:
+    """_decode_parts makes its messages itself: every slot is set, as LogMessage() sets it."""
+    topic, payload = frames(seq=5)
+    message = subscriber(wire_format)._decode_parts(topic, payload, 1.0)
+    assert message is not None
+    for f in dataclasses.fields(LogMessage):
+        object.__getattribute__(message, f.name)  # raises AttributeError for an unset slot
+    assert message == eager(message)
+    assert message._record is None
+    assert (message.fields is None) is (wire_format == "text")

@@ -705,31 +705,44 @@ class LogSubscriber:
             if parsed is None:
                 return None
         topic, root, level, subtopic = parsed
+        text: str | None = None  # a JSON message's: decoded when read
+        fields: JsonRecord | None = None
         if self._text_only or (payload[:1] != b"{" and not self._json_only):
-            return _new_message(
-                topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, None
-            )
-        # read_record(payload), its fast path inline: a Python call less per message.
-        fields: JsonRecord | Literal[False] | None = False
-        if len(payload) <= MAX_JSON_BYTES:
-            try:
-                fields = strict_record(payload)
-            except STRICT_ERRORS:
-                fields = read_refused(payload)
+            text = payload.decode("utf-8", "replace")
+        else:
+            # read_record(payload), its fast path inline: a Python call less a message.
+            record: JsonRecord | Literal[False] | None = False
+            if len(payload) <= MAX_JSON_BYTES:
+                try:
+                    record = strict_record(payload)
+                except STRICT_ERRORS:
+                    record = read_refused(payload)
+                else:
+                    if (record.publisher is None) is not (record.seq is None):
+                        record = None  # paired(record), inline: left to us by strict_record
+            # Identity tests: a JsonRecord's truth would call its (Python) __len__.
+            if record is False or record is None:
+                if record is None or self._json_only:
+                    self._invalid += 1
+                    return None
             else:
-                if (fields.publisher is None) is not (fields.seq is None):
-                    fields = None  # paired(fields), inline: left to us by strict_record
-        # Identity tests: a JsonRecord's truth would call its (Python) __len__.
-        if fields is False or fields is None:
-            if fields is None or self._json_only:
-                self._invalid += 1
-                return None
-            fields = None
-        elif self._count_gaps and (publisher := fields.publisher) is not None:
-            # (host, pid, id): a PublisherId's value, without making one.
-            seq: int = fields.seq  # type: ignore[assignment]  # never None with a publisher
-            self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, arrived)
-        return _new_message(topic, level, subtopic, None, root, payload, fields)
+                fields = record
+                if self._count_gaps and (publisher := record.publisher) is not None:
+                    # (host, pid, id): a PublisherId's value, without making one.
+                    seq: int = record.seq  # type: ignore[assignment]  # set with a publisher
+                    self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, arrived)
+        # _new_message(topic, level, subtopic, text, root, payload, fields), inline: the
+        # two-frame layout is every message's but single frames', and a call costs.
+        message: LogMessage = _new_object(LogMessage)
+        message.topic = topic
+        message.level = level
+        message.subtopic = subtopic
+        message._text = text
+        message.root_topic = root
+        message.payload = payload
+        message.fields = fields
+        message._record = None
+        return message
 
     def _decode_single(self, frame: bytes, arrived: float) -> LogMessage | None:
         """A one-frame message, read by the rules of ``docs/wire-json.md``; None if dropped.
