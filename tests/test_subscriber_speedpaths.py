@@ -247,3 +247,22 @@ def test_a_two_frame_message_has_every_field_set(wire_format: str) -> None:
     assert message == eager(message)
     assert message._record is None
     assert (message.fields is None) is (wire_format == "text")
+
+
+def test_json_only_reads_every_payload_as_json_and_auto_only_those_opening_a_brace() -> None:
+    """wire_format="json" does not look at the first byte: JSON after a space is read."""
+    topic, payload = frames(seq=1)
+    spaced = b" " + payload
+    json_only, auto = subscriber("json"), subscriber("auto")
+    message = json_only._decode_parts(topic, spaced, 1.0)
+    assert message is not None
+    assert isinstance(message.fields, JsonRecord)
+    assert json_only._decode_parts(topic, b"plain text\n", 1.0) is None
+    assert json_only._decode_parts(topic, b"", 1.0) is None
+    assert json_only.stats.invalid == 2
+    as_text = auto._decode_parts(topic, spaced, 1.0)
+    assert as_text is not None
+    assert (as_text.fields, as_text.text) == (None, spaced.decode())
+    empty = auto._decode_parts(topic, b"", 1.0)
+    assert empty is not None
+    assert (empty.fields, empty.text, auto.stats.invalid) == (None, "", 0)

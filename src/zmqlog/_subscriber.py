@@ -707,7 +707,8 @@ class LogSubscriber:
         topic, root, level, subtopic = parsed
         text: str | None = None  # a JSON message's: decoded when read
         fields: JsonRecord | None = None
-        if self._text_only or (payload[:1] != b"{" and not self._json_only):
+        # With wire_format="json" the payload's first byte is not looked at.
+        if self._text_only or (not self._json_only and payload[:1] != b"{"):
             text = payload.decode("utf-8", "replace")
         else:
             # read_record(payload), its fast path inline: a Python call less a message.
