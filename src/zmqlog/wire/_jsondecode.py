@@ -56,13 +56,17 @@ from ._record import (
 )
 
 __all__ = [
+    "STRICT_ERRORS",
     "JsonRecord",
     "check_json_record",
     "decode_json",
     "load_json_object",
+    "paired",
     "read_record",
+    "read_refused",
     "rebuild_record",
     "record_from_json",
+    "strict_record",
 ]
 
 # -- the validator: the specification's table as types --------------------------------
