@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import pytest
@@ -139,6 +140,21 @@ async def test_mutable_extras_are_published_as_they_were_when_logged(
     assert message.record.state == {"step": 1}
 
 
+@contextlib.asynccontextmanager
+async def _filtered_json(
+    logger: logging.Logger, keep: Callable[[logging.LogRecord], bool]
+) -> AsyncIterator[LogSubscriber]:
+    """A JSON publisher on *logger* whose handler filters with *keep*, and a subscriber
+    it has seen."""
+    async with (
+        LogPublisher(TCP, logger=logger, wire_format="json") as pub,
+        LogSubscriber(pub.endpoint) as sub,
+    ):
+        pub.handler.addFilter(keep)
+        await pub.wait_for_subscribers(1, timeout=5)
+        yield sub
+
+
 async def test_an_attribute_a_filter_sets_is_published_as_it_was_when_logged(
     logger: logging.Logger,
 ) -> None:
@@ -150,12 +166,7 @@ async def test_an_attribute_a_filter_sets_is_published_as_it_was_when_logged(
         record.state = state
         return True
 
-    async with (
-        LogPublisher(TCP, logger=logger, wire_format="json") as pub,
-        LogSubscriber(pub.endpoint) as sub,
-    ):
-        pub.handler.addFilter(tag)
-        await pub.wait_for_subscribers(1, timeout=5)
+    async with _filtered_json(logger, tag) as sub:
         logger.info("tagged")
         state["step"] = 2  # before the drain task runs: nothing was awaited
         (message,) = await receive(sub, 1)
@@ -173,12 +184,7 @@ async def test_extras_arrive_from_a_call_site_the_shortcut_knows(logger: logging
             record.tenant = "acme"
         return True
 
-    async with (
-        LogPublisher(TCP, logger=logger, wire_format="json") as pub,
-        LogSubscriber(pub.endpoint) as sub,
-    ):
-        pub.handler.addFilter(tag)
-        await pub.wait_for_subscribers(1, timeout=5)
+    async with _filtered_json(logger, tag) as sub:
         for i, extra in enumerate(tags):
             logger.info("step %d", i, extra=extra or None)
         messages = await receive(sub, 4)

@@ -776,16 +776,9 @@ class LogSubscriber:
             return _new_message(
                 topic, level, subtopic, payload.decode("utf-8", "replace"), root, payload, None
             )
-        # read_record(payload), its fast path inline: a Python call less per message.
-        fields: JsonRecord | Literal[False] | None = False
-        if len(payload) <= MAX_JSON_BYTES:
-            try:
-                fields = strict_record(payload)
-            except STRICT_ERRORS:
-                fields = read_refused(payload)
-            else:
-                if (fields.publisher is None) is not (fields.seq is None):
-                    fields = None  # paired(fields), inline: left to us by strict_record
+        # (Single frames are not the common layout: the call is not written out here,
+        # as it is in _decode_parts.)
+        fields = read_record(payload)
         # Identity tests: a JsonRecord's truth would call its (Python) __len__.
         if fields is False or fields is None:
             if fields is None or self._json_only:
