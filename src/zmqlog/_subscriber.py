@@ -98,10 +98,10 @@ class LogMessage:
     :func:`zmqlog.wire.decode_json`'s dict, as a read-only mapping that the subscriber
     does not copy into a dict for every message."""
     _record: logging.LogRecord | None = field(default=None, init=False, repr=False, compare=False)
-    # What ``text`` reads (see _text_of, below the class): None until a JSON message's
-    # text is first read. Without a default, so that __init__ leaves it as the
-    # ``text`` argument set it.
-    _text: str | None = field(init=False, repr=False, compare=False)
+    # What ``text`` reads (see _text_of, below the class): a JSON message's payload as
+    # received (bytes) until its text is first read. Without a default, so that
+    # __init__ leaves it as the ``text`` argument set it.
+    _text: str | bytes | None = field(init=False, repr=False, compare=False)
 
     @property
     def seq(self) -> int | None:
@@ -161,11 +161,12 @@ class LogMessage:
 
 
 def _text_of(message: LogMessage) -> str:
-    """``LogMessage.text``: the text given, or else the payload decoded on first use."""
+    """``LogMessage.text``: the text given, or else the payload as received, decoded on
+    first use (not ``payload``, which a consumer may have changed since)."""
     text = message._text
-    if text is None:
-        text = message._text = message.payload.decode("utf-8", "replace")
-    return text
+    if type(text) is bytes:
+        text = message._text = text.decode("utf-8", "replace")
+    return text  # type: ignore[return-value]  # None only if given so
 
 
 def _set_text(message: LogMessage, text: str) -> None:
@@ -191,7 +192,7 @@ def _new_message(
     topic: str,
     level: str,
     subtopic: str,
-    text: str | None,
+    text: str | bytes,
     root_topic: str,
     payload: bytes,
     fields: JsonRecord | None,
@@ -200,8 +201,8 @@ def _new_message(
 
     The same message, its slots set here rather than by the dataclass's ``__init__``:
     calling the class costs a call of ``__init__`` on top of this one (measured 127 ns
-    a message against 166 ns). Every field is set, ``_record`` too. *text* None: the
-    payload decoded when ``text`` is first read.
+    a message against 166 ns). Every field is set, ``_record`` too. *text* bytes: the
+    payload, decoded when ``text`` is first read.
     """
     message: LogMessage = _new_object(LogMessage)
     message.topic = topic
@@ -705,7 +706,7 @@ class LogSubscriber:
             if parsed is None:
                 return None
         topic, root, level, subtopic = parsed
-        text: str | None = None  # a JSON message's: decoded when read
+        text: str | bytes = payload  # a JSON message's: decoded when read
         fields: JsonRecord | None = None
         # With wire_format="json" the payload's first byte is not looked at.
         if self._text_only or (not self._json_only and payload[:1] != b"{"):
@@ -792,7 +793,7 @@ class LogSubscriber:
                 return None
             if self._count_gaps and fields.publisher is not None:
                 self._count_gap(fields, arrived)
-        return _new_message(topic, level, subtopic, None, root, payload, fields)
+        return _new_message(topic, level, subtopic, payload, root, payload, fields)
 
     def _decode_bare(self, payload: bytes, arrived: float) -> LogMessage | None:
         """A one-frame message without prefix: a JSON record on its ``topic``, or text."""
@@ -818,7 +819,7 @@ class LogSubscriber:
         if fields is not None and self._count_gaps and fields.publisher is not None:
             self._count_gap(fields, arrived)
         topic, root, level, subtopic = parsed
-        return _new_message(topic, level, subtopic, None, root, payload, fields)
+        return _new_message(topic, level, subtopic, payload, root, payload, fields)
 
     def _count_gap(self, record: JsonRecord, arrived: float) -> None:
         """Account for the sequence number of *record*, which has a publisher."""

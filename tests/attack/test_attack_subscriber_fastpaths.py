@@ -7,8 +7,7 @@ decoded ``LogMessage.text`` change speed, not behaviour. Every test here sends r
 frames from an XPUB socket over ``inproc://`` to a :class:`LogSubscriber`, and
 compares what it delivers and counts with a reference computed by the careful path
 (``load_json_object`` then ``check_json_record``) and the old eager
-``payload.decode("utf-8", "replace")``. The xfail(strict) test is a finding left as
-it is.
+``payload.decode("utf-8", "replace")`` of the payload as received.
 """
 
 from __future__ import annotations
@@ -434,15 +433,9 @@ async def test_memory_is_bounded_by_what_the_subscriber_keeps(feed: Feed) -> Non
     assert len(sub._sequences) == subscriber_module._MAX_PUBLISHERS
     assert len(sub._parsed_topics) <= subscriber_module._TOPIC_CACHE_ENTRIES
     assert sub.stats == (count, 0, 0, 0)
-    assert last._text is None  # not decoded: nothing kept beyond the payload
+    assert last._text is last.payload  # not decoded: nothing kept beyond the payload
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="b4c4638: a JSON (or '{'-led text) message's text is decoded from .payload "
-    "when first read, so text and the text record follow a later change of .payload; "
-    "the old eager code fixed them at receipt",
-)
 @pytest.mark.parametrize(
     "payload", [GOOD, b"{not json \xff}\n", HOSTILE["NaN"]], ids=["record", "text", "NaN"]
 )
