@@ -2,7 +2,7 @@
 
 The promise: the strict msgspec decode inline in ``_decode_parts``, the pairing test
 moved out of ``__post_init__``, ``LogMessage`` made with ``object.__new__``, the
-``.record`` type test, ``rebuild_record`` without ``empty_record()`` and the lazily
+``.record`` type test, ``rebuild_record`` reading its flag in line and the lazily
 decoded ``LogMessage.text`` change speed, not behaviour. Every test here sends real
 frames from an XPUB socket over ``inproc://`` to a :class:`LogSubscriber`, and
 compares what it delivers and counts with a reference computed by the careful path

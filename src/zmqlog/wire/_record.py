@@ -24,7 +24,6 @@ __all__ = [
     "UNKNOWN_PROCESS",
     "UNKNOWN_THREAD",
     "build_record",
-    "empty_record",
 ]
 
 UNKNOWN_FILE: Final = "(unknown file)"
@@ -75,15 +74,6 @@ _REBUILT_ATTRS: Final = frozenset(
 )
 _REBUILD_IN_PLACE: Final = BASE_ATTRS <= _REBUILT_ATTRS
 _new_object: Final = object.__new__
-
-
-def empty_record() -> logging.LogRecord | None:
-    """A ``LogRecord`` without attributes, for the caller to set each of ``_REBUILT_ATTRS``.
-
-    None on a Python whose records have attributes this module does not know: there,
-    records are made by :func:`build_record`, through ``LogRecord()``.
-    """
-    return _new_object(logging.LogRecord) if _REBUILD_IN_PLACE else None
 
 
 def build_record(attrs: dict[str, Any]) -> logging.LogRecord:
