@@ -485,10 +485,10 @@ class AsyncPUBHandler(logging.Handler):
                 self._json
                 and len(_referents(record)) != _FRESH_REFERENTS
                 and len(record.__dict__) > _FRESH_ATTRS
+                and has_extras(record)  # not only what a Formatter adds
             ):
-                record = item = snapshot_extras(record)
-                if has_extras(record):
-                    item = WithExtras(record)
+                record = snapshot_extras(record)
+                item = WithExtras(record)
             renderer = self._renderer
             current = renderer.current
             msg = record.msg

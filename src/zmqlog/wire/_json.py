@@ -367,7 +367,6 @@ _times_of: Final = itemgetter("created", "msecs", "relativeCreated")
 # "levelname"; from that of "pathname" through "threadName"; and the same followed by
 # the fields that end a record without task, traceback, stack or extra.
 _Site = tuple[msgspec.Raw, msgspec.Raw, msgspec.Raw]
-_PLAIN_TAIL: Final = b',"taskName":null,"exc_text":null,"stack_info":null,"extra":{}'
 
 # The JSON of call sites' fields, by their values (see _site_json). Bounded: a program
 # that logs from a new thread or line each time must not grow it without end.
@@ -573,6 +572,8 @@ class _Typical(msgspec.Struct, gc=False, rename=_RENAMED):
 
 
 _PLAIN_END: Final = msgspec.Raw(b'null,"stack_info":null,"extra":{}')
+# The fields after a call site's, for a record without task name too (_site_json).
+_PLAIN_TAIL: Final = b',"taskName":null,"exc_text":' + bytes(_PLAIN_END)
 
 
 class _Plain(msgspec.Struct, gc=False, rename=_RENAMED):
