@@ -14,8 +14,9 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from tests.conftest import make_record
+from tests.conftest import held_drain, make_record
 from zmqlog import AsyncPUBHandler, LogMessage, LogPublisher, LogSubscriber, UsageError, wire
+from zmqlog._drain import pyzmq_send
 
 TCP = "tcp://127.0.0.1:*"
 FORMAT = (
@@ -530,3 +531,33 @@ async def test_a_record_that_fails_to_encode_uses_no_sequence_number(
     assert [m.seq for m in messages] == [0, 1]
     assert [r.msg for r in reported] == ["%d items"]
     assert sub.stats.gaps == 0
+
+
+def test_a_refused_json_payload_is_kept_as_written_while_the_writer_writes_others(
+    context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """The drain's JSON writer reuses one buffer for every payload; a payload the socket
+    refuses is held as a copy, so what the writer writes next cannot change it."""
+    push = context.socket(zmq.PUSH)
+    push.bind("inproc://json-refused")
+    handler = AsyncPUBHandler(push, wire_format="json", send_timeout=30)
+    pull = context.socket(zmq.PULL)
+    pull.setsockopt(zmq.RCVTIMEO, 10_000)
+    record = make_record("kept %d", 1)
+    expected = wire.encode_json(record, None, publisher=handler.publisher_id, seq=0)
+    writer = handler._renderer.typical
+    assert writer is not None
+    try:
+        with held_drain(handler):
+            handler.handle(record)
+            handler._drain.round(pyzmq_send)  # refused: no peer yet
+            assert handler._drain.pending == expected
+            assert writer._buffer == expected[1]  # the writer wrote it: the site was known
+            assert writer.payload(make_record("scribbled %d", 2), 9) is not None
+        pull.connect("inproc://json-refused")
+        handler.flush()
+        assert tuple(pull.recv_multipart()) == expected
+    finally:
+        handler.close()
+        pull.close(linger=0)
+        push.close(linger=0)

@@ -8,15 +8,18 @@ logs before, during and after ``asyncio.run()``. Every receive is bounded.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
 from pathlib import Path
 
+import pytest
 import zmq
 
 import zmqlog
 from tests.probing import WAIT_S, Peer, beat_slow_joiner, bounded
+from zmqlog import _gilsend
 
 THREADS = 4
 PER_THREAD = 2_500
@@ -128,3 +131,51 @@ def test_records_before_during_and_after_asyncio_run_arrive_exactly_once(
             logger.removeHandler(handler)
             handler.close()
         xpub.close(linger=0)
+
+
+def test_the_drain_threads_send_takes_the_json_writers_buffer(
+    context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """The send a drain thread uses (libzmq's own, keeping the GIL) takes a bytearray,
+    as the JSON writer's payloads are, and sends its bytes."""
+    send = _gilsend.make()
+    if send is None:
+        pytest.skip("no GIL-keeping send here: it needs Linux and pyzmq's mapped libzmq")
+    push = context.socket(zmq.PUSH)
+    pull = bounded(context.socket(zmq.PULL))
+    try:
+        push.bind("inproc://gilsend")
+        pull.connect("inproc://gilsend")
+        send(push, b"app.INFO", zmq.SNDMORE)
+        send(push, bytearray(b'{"zmqlog":1}'), 0)
+        assert pull.recv_multipart() == [b"app.INFO", b'{"zmqlog":1}']
+    finally:
+        push.close(linger=0)
+        pull.close(linger=0)
+
+
+def test_json_records_from_one_call_site_arrive_without_a_loop(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger, tmp_path: Path
+) -> None:
+    """Without a loop the drain thread sends JSON too: after the first record of a call
+    site, each payload comes from the writer's reused buffer, and each arrives whole."""
+    endpoint = f"ipc://{tmp_path}/json-drain.sock"
+    handler = zmqlog.AsyncPUBHandler(endpoint, root_topic="drain", wire_format="json")
+    sub = Peer(bounded(context.socket(zmq.SUB)))
+    try:
+        logger.addHandler(handler)
+        sub.socket.connect(endpoint)
+        sub.socket.subscribe(b"drain.INFO")
+        beat_slow_joiner(logger, [sub])
+        for i in range(200):
+            logger.info("json %d", i)
+        messages = [json.loads(sub.recv(f"after {i} records")[1]) for i in range(200)]
+        assert [m["message"] for m in messages] == [f"json {i}" for i in range(200)]
+        assert [m["seq"] for m in messages] == list(
+            range(messages[0]["seq"], messages[0]["seq"] + 200)
+        )
+        assert handler.stats.dropped == 0
+    finally:
+        logger.removeHandler(handler)
+        sub.socket.close(linger=0)
+        handler.close()

@@ -50,8 +50,8 @@ _ROUND_TIME: Final = 0.005
 _LogRecord: Final = logging.LogRecord
 _SNDMORE_NOBLOCK: Final = zmq.SNDMORE | zmq.NOBLOCK
 
-Send = Callable[[zmq.Socket[Any], bytes, int], None]
-"""Send one frame on a socket, as pyzmq's ``Socket.send`` does for bytes."""
+Send = Callable[[zmq.Socket[Any], bytes | bytearray, int], None]
+"""Send one frame on a socket, as pyzmq's ``Socket.send`` does: a copy of it."""
 
 pyzmq_send: Final[Send] = getattr(zmq.backend, "Socket", zmq.Socket).send
 """pyzmq's compiled send, under its Python wrapper: for a bytes frame the wrapper only
@@ -345,7 +345,9 @@ class Drain:
                     except IndexError:
                         return False
                     try:
-                        rendered: bytes | None = None
+                        # bytes, or the JSON writer's buffer (valid until its next
+                        # payload): whatever keeps it past the send keeps a copy.
+                        rendered: bytes | bytearray | None = None
                         if type(item) is log_record:
                             record = item
                             entry = fast.get(record.levelno)
@@ -434,11 +436,11 @@ class Drain:
                         try:
                             send(sock, payload, last)
                         except again:
-                            self.pending = (payload,)
+                            self.pending = (bytes(payload),)
                             self._blocked_since = time.monotonic()
                             return False
                         except BaseException:
-                            self.pending = (payload,)  # sent or counted later, as below
+                            self.pending = (bytes(payload),)  # sent or counted later, as below
                             raise
                         sent += 1
                         if json:
@@ -447,13 +449,13 @@ class Drain:
                     try:
                         send(sock, topic, more)
                     except again:
-                        self.pending = (topic, payload)
+                        self.pending = (topic, bytes(payload))
                         self._blocked_since = time.monotonic()
                         return False
                     except BaseException:
                         # Failed or interrupted before ZeroMQ took any of it: held, so that
                         # it is sent or counted like any refused message.
-                        self.pending = (topic, payload)
+                        self.pending = (topic, bytes(payload))
                         raise
                     try:
                         send(sock, payload, last)  # never refused once the first part is taken
@@ -461,7 +463,7 @@ class Drain:
                         queue.drop()  # half sent on a socket that failed: lost, and counted
                         raise
                     except BaseException:
-                        self._rest = payload  # interrupted between the frames: next round
+                        self._rest = bytes(payload)  # interrupted between the frames: next round
                         raise
                     sent += 1
                     if json:

@@ -27,7 +27,7 @@ import zmq
 
 __all__ = ["Send", "make"]
 
-Send = Callable[[zmq.Socket[Any], bytes, int], None]
+Send = Callable[[zmq.Socket[Any], bytes | bytearray, int], None]
 """Send one frame: raises ``zmq.Again`` when the socket refuses, ``zmq.ZMQError`` on failure."""
 
 _EINTR: Final = 4
@@ -69,8 +69,12 @@ def make() -> Send | None:
         return None
     again = zmq.EAGAIN
 
-    def send(sock: zmq.Socket[Any], frame: bytes, flags: int) -> None:
+    def send(sock: zmq.Socket[Any], frame: bytes | bytearray, flags: int) -> None:
         handle = sock.underlying
+        if type(frame) is not bytes:
+            # ctypes passes only bytes as a char pointer; the JSON writer's buffer is
+            # copied here, as pyzmq's send would copy it into the message.
+            frame = bytes(frame)
         while zmq_send(handle, frame, len(frame), flags) < 0:
             errno = zmq_errno()
             if errno == again:

@@ -48,7 +48,7 @@ class _Spy:
         self.writer = writer
         self.written = 0
 
-    def payload(self, record: logging.LogRecord, seq: int) -> bytes | None:
+    def payload(self, record: logging.LogRecord, seq: int) -> bytearray | None:
         written = self.writer.payload(record, seq)
         self.written += written is not None
         return written

@@ -612,12 +612,20 @@ class TypicalWriter:
     writer reads attributes, never ``record.__dict__``: CPython 3.11 on keeps a plain
     instance's attributes without a dict until it is asked for, and building it costs
     more than everything else read here.
+
+    A payload is written into the writer's own buffer, which the next call writes over:
+    the drain sends it at once (ZeroMQ copies it), and copies it only to keep it. A
+    payload is longer than the 512 bytes CPython's small-object allocator serves, so a
+    new ``bytes`` for each would cost a ``malloc`` and a ``free`` besides the encoder's
+    reallocations as it grows: measured under callgrind, reusing the buffer saves about
+    1,500 instructions a record (of about 81,000 for logging, writing and sending it).
     """
 
-    __slots__ = ("_head",)
+    __slots__ = ("_buffer", "_head")
 
     def __init__(self, publisher: PublisherId) -> None:
         written = _publisher_json(publisher)
+        self._buffer = bytearray()
         # A publisher the encoder cannot write as it is (a lone surrogate) never comes
         # this way.
         self._head: msgspec.Raw | None = (
@@ -626,9 +634,9 @@ class TypicalWriter:
             else None
         )
 
-    def payload(self, record: logging.LogRecord, seq: int) -> bytes | None:
+    def payload(self, record: logging.LogRecord, seq: int) -> bytearray | None:
         """The JSON payload of *record* (which has no extras) with sequence number
-        *seq*, or None if the record is not typical."""
+        *seq*, or None if the record is not typical; valid until the next call."""
         head = self._head
         try:
             # Every attribute of a fresh record is read here or by the drain before it
@@ -687,27 +695,32 @@ class TypicalWriter:
         ):
             return None
         message = msg % args if args else msg
+        buffer = self._buffer
         try:
             if task_name is None:
-                return _ENCODER.encode(
-                    _Plain(head, seq, written[0], message, created, msecs, relative, written[2])
+                _ENCODER.encode_into(
+                    _Plain(head, seq, written[0], message, created, msecs, relative, written[2]),
+                    buffer,
                 )
-            return _ENCODER.encode(
-                _Typical(
-                    head,
-                    seq,
-                    written[0],
-                    message,
-                    created,
-                    msecs,
-                    relative,
-                    written[1],
-                    task_name,
-                    _PLAIN_END,
+            else:
+                _ENCODER.encode_into(
+                    _Typical(
+                        head,
+                        seq,
+                        written[0],
+                        message,
+                        created,
+                        msecs,
+                        relative,
+                        written[1],
+                        task_name,
+                        _PLAIN_END,
+                    ),
+                    buffer,
                 )
-            )
         except UnicodeEncodeError:  # a lone surrogate: written the careful way
             return None
+        return buffer
 
 
 def _any_payload(
