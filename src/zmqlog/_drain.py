@@ -353,21 +353,26 @@ class Drain:
                             entry = fast.get(record.levelno)
                             if entry is None:
                                 entry = settings.fast_entry(record.levelno)
-                            if (
-                                entry[0] is record.levelname
-                                # extra={"topic": ...}; getattr, since reading __dict__ would
-                                # build a dict for every record (CPython 3.11+ keeps a plain
-                                # instance's attributes without one until it is asked for).
-                                and getattr(record, "topic", None) is None
-                            ):
+                            if entry[0] is record.levelname:
                                 if typical is not None:
-                                    # JSON: a typical record's payload, written directly
-                                    # (a bare record has no extras: see WithExtras); the
-                                    # writer declines a traceback or stack itself.
+                                    # JSON: a typical record's payload, written directly.
+                                    # A bare record has no extras (see WithExtras), so no
+                                    # extra={"topic": ...} to look for, but where a filter
+                                    # took one of logging's attributes, which the writer
+                                    # declines. It declines a traceback or stack too.
                                     rendered = typical.payload(record, renderer.seq)
                                     if rendered is not None and len(rendered) > maximum:
                                         rendered = None  # shrunk by the formatter path
-                                elif not (record.exc_info or record.exc_text or record.stack_info):
+                                elif (
+                                    # extra={"topic": ...}; getattr, since reading __dict__
+                                    # would build a dict for every record (CPython 3.11+
+                                    # keeps a plain instance's attributes without one until
+                                    # it is asked for).
+                                    getattr(record, "topic", None) is None
+                                    and not (
+                                        record.exc_info or record.exc_text or record.stack_info
+                                    )
+                                ):
                                     template = templates.get(record.msg)
                                     if template is None:
                                         template = renderer.template(record)

@@ -377,6 +377,33 @@ def test_a_filter_that_deletes_a_field_and_adds_an_extra_breaks_nothing_else(
     assert handler.stats.errors == 0
 
 
+def test_a_filter_that_deletes_a_field_and_adds_a_topic_publishes_on_that_topic(
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    logger: logging.Logger,
+) -> None:
+    """The same corner with the one extra the drain reads itself, ``topic``: the drain
+    does not look for it on a bare JSON record, and needs not, since the writer
+    declines the record for the field it lost; the careful way then publishes it on
+    its subtopic, as any record with extras."""
+    handler, sub, spy = published
+    logger.addHandler(handler)
+
+    def corner(record: logging.LogRecord) -> bool:
+        if record.msg == "corner":
+            del record.funcName
+            record.topic = "db.pool"
+        return True
+
+    handler.addFilter(corner)
+    with held_drain(handler):
+        for msg in ("learns the call site", "corner", "after"):
+            logger.info(msg)  # one call site: the writer is asked for the corner
+    handler.flush()
+    topics = [topic for topic, _ in _receive(sub, 3)]
+    assert topics == [b"INFO", b"INFO.db.pool", b"INFO"]
+    assert spy.written == 1  # "after" only: the first taught the site, the corner declined
+
+
 @pytest.mark.timeout(20)
 def test_an_extra_whose_repr_logs_cannot_keep_the_drain_busy_for_ever(
     published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
