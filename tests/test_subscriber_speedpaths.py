@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import pickle
+import weakref
 from typing import Any
 
 import pytest
@@ -329,3 +330,17 @@ def test_a_topic_like_the_previous_one_reads_as_a_fresh_subscriber_reads_it(
         assert sub.stats.invalid == invalid
     assert dropped >= 2  # the too long topics at least
     assert sub.stats.invalid == invalid
+
+
+def test_a_subscriber_keeps_its_attributes_in_slots_and_can_be_weakly_referenced() -> None:
+    """Slots for speed; weak references still work, and a subclass may add attributes."""
+
+    class Mine(LogSubscriber):
+        pass
+
+    sub = subscriber()
+    assert not hasattr(sub, "__dict__")
+    assert weakref.ref(sub)() is sub
+    mine = Mine("tcp://127.0.0.1:1")
+    mine.note = "mine"  # type: ignore[attr-defined]
+    assert mine.note == "mine"  # type: ignore[attr-defined]
