@@ -87,3 +87,31 @@ def test_the_least_recently_heard_publisher_is_forgotten_first() -> None:
             tracker.see("steady", n // 10, T0)
     tracker.see("steady", 100 + 10, T0)  # 101-109 lost
     assert (tracker.gaps, tracker.resets, len(tracker)) == (9, 0, 100)
+
+
+def test_see_returns_the_entry_that_the_next_number_may_update_in_place() -> None:
+    """``entry[0] = seq; entry[1] = now`` for the newest publisher's next number counts as
+    see() would: the subscriber's inline case relies on it."""
+    inline: SequenceTracker[str] = SequenceTracker(capacity=2)
+    called: SequenceTracker[str] = SequenceTracker(capacity=2)
+    entry = inline.see("a", 5, T0)
+    called.see("a", 5, T0)
+    assert entry == [5, T0]
+    for seq in range(6, 10):
+        entry[0], entry[1] = seq, T0 + seq
+        called.see("a", seq, T0 + seq)
+    for tracker in (inline, called):
+        tracker.see("b", 0, T0 + 10)
+        tracker.see("a", 12, T0 + 11)  # 10 and 11 lost
+    assert (inline.gaps, inline.resets) == (called.gaps, called.resets) == (2, 0)
+    assert list(inline._last.items()) == list(called._last.items())
+
+
+def test_see_returns_a_new_publishers_entry_too() -> None:
+    """A publisher's first number: its entry is returned as well, already holding it."""
+    tracker: SequenceTracker[str] = SequenceTracker(capacity=1)
+    tracker.see("a", 3, T0)
+    entry = tracker.see("b", 7, T0 + 1)  # a forgotten
+    assert entry == [7, T0 + 1]
+    assert tracker._last == {"b": entry}
+    assert tracker._last["b"] is entry

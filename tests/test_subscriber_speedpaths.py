@@ -13,12 +13,14 @@ import dataclasses
 import json
 import logging
 import pickle
+import weakref
 from typing import Any
 
 import pytest
 
 from tests.conftest import make_record
 from zmqlog import LogMessage, LogSubscriber, wire
+from zmqlog import _subscriber as subscriber_module
 from zmqlog._subscriber import _new_message
 from zmqlog.wire._jsondecode import (
     JsonRecord,
@@ -266,3 +268,79 @@ def test_json_only_reads_every_payload_as_json_and_auto_only_those_opening_a_bra
     empty = auto._decode_parts(topic, b"", 1.0)
     assert empty is not None
     assert (empty.fields, empty.text, auto.stats.invalid) == (None, "", 0)
+
+
+def fresh_reading(options: dict[str, Any], topic: bytes, payload: bytes) -> tuple[Any, ...]:
+    """What a subscriber with no cached topic makes of one message, and counts invalid."""
+    sub = LogSubscriber("tcp://127.0.0.1:1", **options)
+    message = sub._decode_parts(topic, payload, 1.0)
+    if message is None:
+        return (None, sub.stats.invalid)
+    reading = (message.topic, message.level, message.subtopic, message.root_topic, message.text)
+    return (reading, sub.stats.invalid)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"root_topic": "app"},
+        {"topics": ["app.INFO.a b", "app.WARNING"]},  # also subscribed escaped: "a%20b"
+        {"wire_format": "text"},
+    ],
+    ids=["everything", "root topic", "topics with escapes", "text"],
+)
+def test_a_topic_like_the_previous_one_reads_as_a_fresh_subscriber_reads_it(
+    options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last topic's parse, reused when the next frame is equal: runs of one topic,
+    topics switching back and forth, unwanted and too long topics between wanted ones,
+    and a topic cache cleared on the way (two entries here)."""
+    monkeypatch.setattr(subscriber_module, "_TOPIC_CACHE_ENTRIES", 2)
+    _, payload = frames()
+    long_topic = b"app.INFO." + b"x" * wire.MAX_TOPIC_BYTES
+    topics = [
+        b"app.WARNING",
+        b"app.WARNING",
+        b"app.INFO.a b",
+        b"app.INFO.a%20b",  # only the escaped form of a wanted topic: dropped if filtered
+        b"app.INFO.a%20b",
+        b"app.INFO.a b",
+        b"app.WARNING.db",
+        long_topic,
+        long_topic,
+        b"app.WARNING.db",
+        b"app.WARNING",
+        b"app.INFO.a b",
+        b"app.WARNING",
+    ]
+    sub = LogSubscriber("tcp://127.0.0.1:1", **options)
+    dropped = invalid = 0
+    for topic in topics:
+        expected, counted = fresh_reading(options, topic, payload)
+        invalid += counted
+        message = sub._decode_parts(topic, payload, 1.0)
+        if expected is None:
+            assert message is None, topic
+            dropped += 1
+            continue
+        assert message is not None, topic
+        reading = (message.topic, message.level, message.subtopic, message.root_topic)
+        assert (*reading, message.text) == expected, topic
+        assert sub.stats.invalid == invalid
+    assert dropped >= 2  # the too long topics at least
+    assert sub.stats.invalid == invalid
+
+
+def test_a_subscriber_keeps_its_attributes_in_slots_and_can_be_weakly_referenced() -> None:
+    """Slots for speed; weak references still work, and a subclass may add attributes."""
+
+    class Mine(LogSubscriber):
+        pass
+
+    sub = subscriber()
+    assert not hasattr(sub, "__dict__")
+    assert weakref.ref(sub)() is sub
+    mine = Mine("tcp://127.0.0.1:1")
+    mine.note = "mine"  # type: ignore[attr-defined]
+    assert mine.note == "mine"  # type: ignore[attr-defined]

@@ -88,6 +88,14 @@ HOSTILE: dict[str, bytes] = {
     "pid -2**63": _edited(publisher={**_PUB, "pid": -(2**63)}),
     "pid a str": _edited(publisher={**_PUB, "pid": "1"}),
     "publisher extra key": _edited(publisher={**_PUB, "more": 1}),
+    # The careful paths test the pairing themselves; the strict one is tested inline.
+    "publisher extra key, no seq": _edited(publisher={**_PUB, "more": 1}, seq=...),
+    "seq, unknown key": _edited(publisher=None, zz={"more": 1}),
+    "nested extra, no seq": _edited(extra={"a": [1]}, seq=...),
+    "nested extra, no publisher": _edited(extra={"a": [1]}, publisher=...),
+    "surrogate, no seq": _edited(message="\udc80", seq=...),
+    "unknown key, no publisher": _edited(zz=1, publisher=...),
+    "unnumbered, nested extra": _edited(extra={"a": [1]}, publisher=..., seq=...),
     "publisher a list": _edited(publisher=["h", 1, "x"]),
     "host 256 chars": _edited(publisher={**_PUB, "host": "h" * 256}),
     "id 65 chars": _edited(publisher={**_PUB, "id": "i" * 65}),
@@ -143,6 +151,8 @@ HOSTILE: dict[str, bytes] = {
     "plain text": b"hello %s %(x)s\n",
     "at MAX_JSON_BYTES": _sized(MAX_JSON_BYTES),
     "over MAX_JSON_BYTES": _sized(MAX_JSON_BYTES + 1),
+    "at MAX_JSON_BYTES, no seq": _sized(MAX_JSON_BYTES + 8).replace(b'"seq":0,', b"", 1),
+    "over MAX_JSON_BYTES, no seq": _sized(MAX_JSON_BYTES + 9).replace(b'"seq":0,', b"", 1),
 }
 
 
