@@ -437,6 +437,11 @@ class Drain:
                         queue.consumer_thread = None
                         queue.render_depth = 0
                         continue
+                    except BaseException:
+                        # Interrupted while rendering (a signal handler's KeyboardInterrupt):
+                        # the record, taken from the queue, is lost, and counted as failed.
+                        queue.fail()
+                        raise
                     if single:
                         try:
                             send(sock, payload, last)
