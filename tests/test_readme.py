@@ -505,7 +505,7 @@ BLOCKS: dict[tuple[str, str], Runner] = {
     ),
     (
         "bash",
-        ".venv/bin/python bench/compare.py --baseline 7f2d331 --n 200000 --repeats 7 "
+        ".venv/bin/python bench/compare.py --baseline 428c0d7 --n 200000 --repeats 5 "
         "--cases zmqlog-text zmqlog-json",
     ): skip(
         "a benchmark run of minutes on two revisions; tests/test_bench_smoke.py runs "
@@ -514,7 +514,7 @@ BLOCKS: dict[tuple[str, str], Runner] = {
     ("bash", ".venv/bin/python bench/instructions.py"): skip(
         "three minutes under valgrind; tests/test_bench_smoke.py runs instructions.py small"
     ),
-    ("bash", ".venv/bin/python bench/subscriber.py --n 200000 --repeats 5"): skip(
+    ("bash", ".venv/bin/python bench/subscriber.py --n 200000 --repeats 3"): skip(
         "a benchmark run; tests/test_bench_smoke.py runs the benchmarks small"
     ),
     ("python", "import asyncio, logging"): run_publish,
