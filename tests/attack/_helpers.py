@@ -6,12 +6,16 @@ restructuring (ff5f415, 38d33d4), each fixed since; they stay as regression test
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import zmq
 
 from zmqlog import AsyncPUBHandler
+from zmqlog.wire import _json
 
 TCP = "tcp://127.0.0.1:*"
 
@@ -45,3 +49,27 @@ def wait_until(condition: Callable[[], bool], seconds: float = 2.0) -> bool:
             return False
         time.sleep(0.005)
     return True
+
+
+class WriterSpy:
+    """Stands in for the drain's TypicalWriter, counting the payloads it wrote itself."""
+
+    def __init__(self, writer: _json.TypicalWriter) -> None:
+        self.writer = writer
+        self.written = 0
+
+    def payload(self, record: logging.LogRecord, seq: int) -> bytearray | None:
+        written = self.writer.payload(record, seq)
+        self.written += written is not None
+        return written
+
+
+def strict_json(payload: bytes) -> dict[str, Any]:
+    """*payload* as a conforming reader reads it: UTF-8, and JSON without NaN/Infinity."""
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    obj = json.loads(payload.decode("utf-8"), parse_constant=refuse)
+    assert type(obj) is dict
+    return obj

@@ -19,7 +19,6 @@ before this file found it).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import signal
@@ -35,7 +34,7 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.attack._helpers import TCP, subscriber_of
+from tests.attack._helpers import TCP, WriterSpy, strict_json, subscriber_of
 from tests.conftest import held_drain
 from tests.probing import WAIT_S, bounded
 from zmqlog import AsyncPUBHandler, wire
@@ -62,23 +61,10 @@ def _quiet_handle_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logging, "raiseExceptions", False)
 
 
-class _Spy:
-    """Stands in for the drain's TypicalWriter, counting the payloads it wrote itself."""
-
-    def __init__(self, writer: _json.TypicalWriter) -> None:
-        self.writer = writer
-        self.written = 0
-
-    def payload(self, record: logging.LogRecord, seq: int) -> bytearray | None:
-        written = self.writer.payload(record, seq)
-        self.written += written is not None
-        return written
-
-
-def _spy_on(handler: AsyncPUBHandler) -> _Spy:
+def _spy_on(handler: AsyncPUBHandler) -> WriterSpy:
     writer = handler._renderer.typical
     assert writer is not None
-    spy = _Spy(writer)
+    spy = WriterSpy(writer)
     handler._renderer.typical = spy  # type: ignore[assignment]
     return spy
 
@@ -130,17 +116,6 @@ def _expected(
     return payload
 
 
-def _strict(payload: bytes) -> dict[str, Any]:
-    """*payload* as a conforming reader reads it: UTF-8, and JSON without NaN/Infinity."""
-
-    def refuse(name: str) -> None:
-        raise ValueError(f"{name} is not JSON")
-
-    obj = json.loads(payload.decode("utf-8"), parse_constant=refuse)
-    assert type(obj) is dict
-    return obj
-
-
 def _receive(sub: zmq.Socket[bytes], n: int) -> list[list[bytes]]:
     """Exactly *n* messages (bounded), then nothing more."""
     messages: list[list[bytes]] = []
@@ -178,7 +153,7 @@ _SHAPES: list[tuple[int, str]] = [
 
 
 @pytest.fixture
-def published(context: Context) -> Iterator[tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy]]:
+def published(context: Context) -> Iterator[tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy]]:
     """A JSON handler (max_payload LIMIT) on loopback, a subscriber it has seen, and a
     spy on its writer."""
     handler = AsyncPUBHandler(TCP, wire_format="json", linger=0, max_payload=LIMIT)
@@ -240,7 +215,7 @@ def test_the_writer_matches_encode_json_whatever_it_wrote_before(
 
 
 def test_payloads_that_grow_shrink_and_fail_half_way_arrive_as_encode_json_writes_them(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy], logger: logging.Logger
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy], logger: logging.Logger
 ) -> None:
     """Thirteen shapes, then 150 more in random order, sent in one go from the writer's
     one buffer: each payload is encode_json's for its record and seq, shrunk past
@@ -364,7 +339,7 @@ def test_an_interrupt_inside_send_keeps_the_original_bytes_for_the_next_round(
 
 
 def test_an_interrupt_while_the_writer_writes_leaves_the_record_counted(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy], logger: logging.Logger
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy], logger: logging.Logger
 ) -> None:
     """A SIGINT whose KeyboardInterrupt lands inside the writer (Ctrl-C while the main
     thread flushes): the record it was writing is sent later, or counted as dropped or
@@ -397,7 +372,7 @@ def test_an_interrupt_while_the_writer_writes_leaves_the_record_counted(
     received = []
     while sub.poll(200):
         received.append(sub.recv_multipart())
-    assert [_strict(payload)["seq"] for _, payload in received] == list(range(len(received)))
+    assert [strict_json(payload)["seq"] for _, payload in received] == list(range(len(received)))
     reports = sum(topic.startswith(b"WARNING") for topic, _ in received)
     _accounted(handler, 4, reports)
 
@@ -478,7 +453,7 @@ def _check_by_tag(
     for i in range(total):
         assert sub.poll(int(WAIT_S * 1000)), f"only {i} of {total} messages arrived"
         _, payload = sub.recv_multipart()
-        obj = _strict(payload)
+        obj = strict_json(payload)
         assert obj["seq"] == i
         tag = _tag(obj["message"])
         assert payload == _expected(handler, recorded.by_tag[tag], i, LIMIT), f"message {i}"
@@ -682,7 +657,7 @@ class _LoggingRecord(logging.LogRecord):
 
 
 def test_application_code_that_logs_from_inside_the_writer_and_the_careful_way(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy], logger: logging.Logger
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy], logger: logging.Logger
 ) -> None:
     """A logger name whose comparison logs (run by the writer's site lookup, before it
     writes) and a record class whose getMessage() logs (run by encode_json, between
@@ -720,7 +695,7 @@ def test_application_code_that_logs_from_inside_the_writer_and_the_careful_way(
     assert total == 14 + _Loud.logged + _LoggingRecord.logged
     tags = []
     for seq, (_, payload) in enumerate(_receive(sub, total)):
-        tag = _tag(_strict(payload)["message"])
+        tag = _tag(strict_json(payload)["message"])
         assert payload == _expected(handler, recorded.by_tag[tag], seq, LIMIT), f"message {seq}"
         tags.append(tag)
     assert _order(tags, "loud") == list(range(6))
@@ -729,7 +704,7 @@ def test_application_code_that_logs_from_inside_the_writer_and_the_careful_way(
 
 
 def test_a_topic_a_later_handler_sets_is_not_what_a_bare_json_record_was_logged_with(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy], logger: logging.Logger
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy], logger: logging.Logger
 ) -> None:
     """A handler after ours sets ``record.topic`` on a record ours queued bare: the
     drain no longer looks for it in JSON (c76df40), so the record is published as it
@@ -784,7 +759,7 @@ def test_a_drop_report_between_buffered_payloads_takes_the_next_seq(
             assert payload == _expected(handler, recorded.records[seq], seq, LIMIT)
         topic, report = messages[5]
         assert topic.startswith(b"WARNING")
-        obj = _strict(report)
+        obj = strict_json(report)
         assert obj["seq"] == 5
         assert "6 log record(s) dropped" in obj["message"]
         assert handler.stats == (0, 6, 6, 0)

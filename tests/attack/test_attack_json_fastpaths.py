@@ -26,7 +26,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from tests.attack._helpers import TCP, subscriber_of
+from tests.attack._helpers import TCP, WriterSpy, strict_json, subscriber_of
 from tests.conftest import held_drain
 from zmqlog import AsyncPUBHandler, wire
 from zmqlog.wire import _json
@@ -41,27 +41,14 @@ def _quiet_handle_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logging, "raiseExceptions", False)
 
 
-class _Spy:
-    """Stands in for the drain's TypicalWriter, counting the payloads it wrote itself."""
-
-    def __init__(self, writer: _json.TypicalWriter) -> None:
-        self.writer = writer
-        self.written = 0
-
-    def payload(self, record: logging.LogRecord, seq: int) -> bytearray | None:
-        written = self.writer.payload(record, seq)
-        self.written += written is not None
-        return written
-
-
 @pytest.fixture
-def published(context: Context) -> Iterator[tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy]]:
+def published(context: Context) -> Iterator[tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy]]:
     """A JSON handler on loopback, a subscriber it has seen, and a spy on its writer."""
     handler = AsyncPUBHandler(TCP, wire_format="json", linger=0)
     try:
         writer = handler._renderer.typical
         assert writer is not None
-        spy = _Spy(writer)
+        spy = WriterSpy(writer)
         handler._renderer.typical = spy  # type: ignore[assignment]
         sub = subscriber_of(context, handler)
         try:
@@ -80,17 +67,6 @@ def _receive(sub: zmq.Socket[bytes], n: int) -> list[list[bytes]]:
         messages.append(sub.recv_multipart())
     assert not sub.poll(50)
     return messages
-
-
-def _strict(payload: bytes) -> dict[str, Any]:
-    """*payload* as a conforming reader reads it: UTF-8, and JSON without NaN/Infinity."""
-
-    def refuse(name: str) -> None:
-        raise ValueError(f"{name} is not JSON")
-
-    obj = json.loads(payload.decode("utf-8"), parse_constant=refuse)
-    assert type(obj) is dict
-    return obj
 
 
 def _expected(handler: AsyncPUBHandler, record: logging.LogRecord, seq: int) -> bytes:
@@ -186,7 +162,7 @@ _CASES: dict[str, Callable[[], logging.LogRecord]] = {
 
 @pytest.mark.parametrize("case", sorted(_CASES))
 def test_what_the_subscriber_receives_is_what_encode_json_writes(
-    case: str, published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy]
+    case: str, published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy]
 ) -> None:
     """Whichever way the drain writes a record, the bytes are encode_json's for its seq,
     the topic too, and a strict UTF-8 JSON reader reads them."""
@@ -198,13 +174,13 @@ def test_what_the_subscriber_receives_is_what_encode_json_writes(
     handler.flush()
     messages = _receive(sub, 2)
     for seq, (record, (topic, payload)) in enumerate(zip(records, messages, strict=True)):
-        assert _strict(payload)["seq"] == seq
+        assert strict_json(payload)["seq"] == seq
         assert payload == _expected(handler, record, seq)
         assert topic == wire.encode_json(record, None, publisher=handler.publisher_id, seq=0)[0]
 
 
 def test_the_drains_writer_takes_typical_records(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy], logger: logging.Logger
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy], logger: logging.Logger
 ) -> None:
     """The comparisons above go through the drain's own writer, not only the careful way:
     a record from a call site seen before is written by it, byte for byte."""
@@ -215,7 +191,7 @@ def test_the_drains_writer_takes_typical_records(
     handler.flush()
     messages = _receive(sub, 3)
     assert spy.written >= 2
-    assert [_strict(payload)["message"] for _, payload in messages] == [
+    assert [strict_json(payload)["message"] for _, payload in messages] == [
         f"same site {n} ä😀 0.5" for n in range(3)
     ]
 
@@ -232,7 +208,7 @@ def _brace(args: tuple[object, ...]) -> logging.LogRecord:
 
 
 def test_a_record_subclass_with_mutable_args_is_merged_by_its_own_get_message(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
 ) -> None:
     """With a mutable argument the handler fixes the message at the call with the
     record's own getMessage(), and later changes to the argument do not reach it."""
@@ -243,12 +219,12 @@ def test_a_record_subclass_with_mutable_args_is_merged_by_its_own_get_message(
         items.append(4)
     handler.flush()
     [(_, payload)] = _receive(sub, 1)
-    assert _strict(payload)["message"] == "[3] items"
+    assert strict_json(payload)["message"] == "[3] items"
     assert handler.stats.errors == 0
 
 
 def test_a_record_subclass_with_plain_args_is_merged_by_its_own_get_message(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
 ) -> None:
     """The same record with an int argument: the text format's Formatter calls
     getMessage(); in JSON the record fails to encode (TypeError: not all arguments
@@ -258,7 +234,7 @@ def test_a_record_subclass_with_plain_args_is_merged_by_its_own_get_message(
     handler.flush()
     assert handler.stats.errors == 0
     [(_, payload)] = _receive(sub, 1)
-    assert _strict(payload)["message"] == "3 items"
+    assert strict_json(payload)["message"] == "3 items"
 
 
 def _user_string_record() -> logging.LogRecord:
@@ -309,7 +285,7 @@ def test_the_typical_writer_on_its_own_never_writes_other_bytes(shape: str) -> N
 
 
 def test_extras_are_frozen_at_the_call(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
     logger: logging.Logger,
 ) -> None:
     """A mutable extra (given with extra=, or set by a filter on the record, where
@@ -331,14 +307,14 @@ def test_extras_are_frozen_at_the_call(
         shared["k"].append(2)
         shared["new"] = [0]
     handler.flush()
-    first, second = (_strict(payload) for _, payload in _receive(sub, 2))
+    first, second = (strict_json(payload) for _, payload in _receive(sub, 2))
     assert first["message"] == "given [1]"
     assert first["extra"] == {"given": {"k": [1]}}
     assert second["extra"] == {"added": [1]}
 
 
 def test_a_filter_that_deletes_a_field_and_adds_an_extra_breaks_nothing_else(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
     logger: logging.Logger,
 ) -> None:
     """The known corner: a record that lost one of logging's attributes and gained an
@@ -368,17 +344,17 @@ def test_a_filter_that_deletes_a_field_and_adds_an_extra_breaks_nothing_else(
     assert referents in (len(BASE_ATTRS) + 1, 2)
     assert size == len(BASE_ATTRS)
     (_, corner_payload), (_, after_payload) = _receive(sub, 2)
-    obj = _strict(corner_payload)
+    obj = strict_json(corner_payload)
     assert obj["funcName"] is None
     assert obj["extra"]["late"][0] == 1
     assert obj["seq"] == 0
-    after = _strict(after_payload)
+    after = strict_json(after_payload)
     assert (after["seq"], after["extra"], after["message"]) == (1, {}, "after 1")
     assert handler.stats.errors == 0
 
 
 def test_a_filter_that_deletes_a_field_and_adds_a_topic_publishes_on_that_topic(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
     logger: logging.Logger,
 ) -> None:
     """The same corner with the one extra the drain reads itself, ``topic``: the drain
@@ -406,7 +382,7 @@ def test_a_filter_that_deletes_a_field_and_adds_a_topic_publishes_on_that_topic(
 
 @pytest.mark.timeout(20)
 def test_an_extra_whose_repr_logs_cannot_keep_the_drain_busy_for_ever(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
     logger: logging.Logger,
 ) -> None:
     """The known corner again, with an extra whose repr() logs: the repr runs when the
@@ -437,7 +413,7 @@ def test_an_extra_whose_repr_logs_cannot_keep_the_drain_busy_for_ever(
 
 
 def test_seq_is_consecutive_and_never_used_by_a_record_that_fails(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
 ) -> None:
     """Records whose % formatting raises, on the writer's way and on the careful way
     (with an extra), between good ones: the published numbers run 0, 1, 2... and the
@@ -455,13 +431,13 @@ def test_seq_is_consecutive_and_never_used_by_a_record_that_fails(
             handler.handle(record)
     handler.flush()
     payloads = [payload for _, payload in _receive(sub, len(good))]
-    assert [_strict(payload)["seq"] for payload in payloads] == list(range(len(good)))
+    assert [strict_json(payload)["seq"] for payload in payloads] == list(range(len(good)))
     assert payloads == [_expected(handler, record, seq) for seq, record in enumerate(good)]
     assert handler.stats.errors == len(bad)
 
 
 def test_records_from_many_threads_are_numbered_and_written_exactly(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
     logger: logging.Logger,
 ) -> None:
     """Four threads log at once, typical records and records with mutable extras from
@@ -495,14 +471,14 @@ def test_records_from_many_threads_are_numbered_and_written_exactly(
     handler.flush()
     messages = _receive(sub, 4 * per_thread)
     for seq, (_, payload) in enumerate(messages):
-        obj = _strict(payload)
+        obj = strict_json(payload)
         assert obj["seq"] == seq
         assert payload == _expected(handler, records[obj["message"]], seq)
-    assert len({_strict(p)["message"] for _, p in messages}) == 4 * per_thread
+    assert len({strict_json(p)["message"] for _, p in messages}) == 4 * per_thread
 
 
 def test_a_site_seen_with_one_type_then_another(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
 ) -> None:
     """Line 1 as 1, True, 1.0, an int subclass, then 1 again: each written as it is, the
     cached site never standing in for an equal value of another type."""
@@ -514,14 +490,14 @@ def test_a_site_seen_with_one_type_then_another(
             handler.handle(record)
     handler.flush()
     payloads = [payload for _, payload in _receive(sub, len(values))]
-    linenos = [_strict(payload)["lineno"] for payload in payloads]
+    linenos = [strict_json(payload)["lineno"] for payload in payloads]
     expected = [(int, 1), (int, 1), (bool, True), (float, 1.0), (int, 1), (int, 1)]
     assert [(type(v), v) for v in linenos] == expected
     assert payloads == [_expected(handler, record, seq) for seq, record in enumerate(records)]
 
 
 def test_many_call_sites_keep_the_cache_bounded_and_the_lines_right(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
 ) -> None:
     """A new line (and a new thread name) for every record: the site cache stays within
     its bound, and each record carries its own line, also after the cache started over."""
@@ -533,7 +509,7 @@ def test_many_call_sites_keep_the_cache_bounded_and_the_lines_right(
             handler.handle(_with(_record("line", None, line=line), threadName=f"t{line % 7}"))
     handler.flush()
     messages = _receive(sub, 2 * count)
-    assert [_strict(payload)["lineno"] for _, payload in messages] == [
+    assert [strict_json(payload)["lineno"] for _, payload in messages] == [
         line for line in range(count) for _ in (0, 1)
     ]
     assert len(_json._SITES) <= _json._MAX_SITES
@@ -551,7 +527,7 @@ def test_a_typical_record_over_max_payload_is_shrunk_with_its_number(context: Co
             for record in records:
                 handler.handle(record)
         handler.flush()
-        objs = [_strict(payload) for _, payload in _receive(sub, 3)]
+        objs = [strict_json(payload) for _, payload in _receive(sub, 3)]
         assert [obj["seq"] for obj in objs] == [0, 1, 2]
         assert all(len(obj["message"]) < 2000 for obj in objs)
         assert "zmqlog_truncated" in objs[1]["extra"]
@@ -578,7 +554,7 @@ def test_single_frames_carry_the_same_record_and_numbers(context: Context) -> No
             assert len(frame) == 1
             topic, payload = wire.encode_json(record, None, publisher=handler.publisher_id, seq=seq)
             assert frame[0] == wire.encode_single_frame(topic, payload, json=True)
-            obj = _strict(frame[0].partition(b": ")[2])
+            obj = strict_json(frame[0].partition(b": ")[2])
             assert (obj["seq"], obj["topic"]) == (seq, topic.decode())
         sub.close()
     finally:
@@ -594,7 +570,7 @@ def test_a_publisher_is_written_as_itself_whatever_was_encoded_before() -> None:
     valid = wire.PublisherId("host-b", 1, "feedfacefeedface")
     wire.encode_json(_record(), None, publisher=odd, seq=0)
     _, payload = wire.encode_json(_record(), None, publisher=valid, seq=0)
-    assert type(_strict(payload)["publisher"]["pid"]) is int
+    assert type(strict_json(payload)["publisher"]["pid"]) is int
     assert wire.decode_json(payload) is not None
 
 
@@ -608,7 +584,7 @@ def test_a_drop_report_takes_the_next_number(context: Context) -> None:
             for n in range(10):
                 handler.handle(_record("bounded %d", (n,), line=40))
         handler.flush()
-        objs = [_strict(payload) for _, payload in _receive(sub, 4)]
+        objs = [strict_json(payload) for _, payload in _receive(sub, 4)]
         assert [obj["seq"] for obj in objs] == [0, 1, 2, 3]
         assert [obj["message"] for obj in objs[:3]] == [f"bounded {n}" for n in range(3)]
         assert objs[3]["name"] == "zmqlog"
@@ -711,11 +687,11 @@ def test_mixed_records_are_written_alike_by_all_three_writers(
         assert fast == careful
         if not _json.has_extras(record):  # the handler never gives it one with extras
             assert writer.payload(record, seq) in (None, fast[1])
-        _strict(fast[1])
+        strict_json(fast[1])
 
 
 def test_many_level_numbers_keep_the_handlers_memory_bounded(
-    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], _Spy],
+    published: tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy],
 ) -> None:
     """Records of many distinct level numbers (a program's made-up levels, or records a
     LogSubscriber.forward() relays from a publisher that picks any 64-bit levelno): each
@@ -727,7 +703,7 @@ def test_many_level_numbers_keep_the_handlers_memory_bounded(
         for n in range(levels):
             handler.handle(_record("level", None, level=100 + n))
     handler.flush()
-    assert [_strict(payload)["levelno"] for _, payload in _receive(sub, levels)] == [
+    assert [strict_json(payload)["levelno"] for _, payload in _receive(sub, levels)] == [
         100 + n for n in range(levels)
     ]
     assert len(handler._renderer.drained._resolved) <= 1024
