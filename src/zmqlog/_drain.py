@@ -439,8 +439,8 @@ class Drain:
                         continue
                     except BaseException:
                         # Interrupted while rendering (a signal handler's KeyboardInterrupt):
-                        # the record, taken from the queue, is lost, and counted as failed.
-                        queue.fail()
+                        # the record, taken from the queue, is lost: counted, and reported.
+                        queue.drop()
                         raise
                     if single:
                         try:
