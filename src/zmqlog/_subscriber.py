@@ -808,7 +808,7 @@ class LogSubscriber:
                         entry[0] = seq
                         entry[1] = arrived
                     else:
-                        self._count_gap(publisher, seq, arrived)
+                        self._see(publisher, seq, arrived)
         # _new_message(topic, level, subtopic, text, root, payload, fields), inline: the
         # two-frame layout is every message's but single frames', and a call costs.
         message: LogMessage = _new_object(LogMessage)
@@ -935,7 +935,12 @@ class LogSubscriber:
         if publisher == self._newest_publisher and seq == entry[0] + 1:
             entry[0] = seq
             entry[1] = arrived
-            return
+        else:
+            self._see(publisher, seq, arrived)
+
+    def _see(self, publisher: _Publisher, seq: int, arrived: float) -> None:
+        """:meth:`_count_gap` for a number that is not the newest publisher's next: told
+        to the tracker, whose entry for *publisher* becomes the one kept."""
         # (host, pid, id): a PublisherId's value, without making one.
         key = (publisher.host, publisher.pid, publisher.id)
         self._newest_entry = self._sequences.see(key, seq, arrived)
