@@ -6,10 +6,11 @@ restructuring (ff5f415, 38d33d4), each fixed since; they stay as regression test
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import zmq
@@ -73,3 +74,30 @@ def strict_json(payload: bytes) -> dict[str, Any]:
     obj = json.loads(payload.decode("utf-8"), parse_constant=refuse)
     assert type(obj) is dict
     return obj
+
+
+def spy_on(handler: AsyncPUBHandler) -> WriterSpy:
+    """Put a :class:`WriterSpy` in place of *handler*'s JSON writer, and return it."""
+    writer = handler._renderer.typical
+    assert writer is not None
+    spy = WriterSpy(writer)
+    handler._renderer.typical = spy  # type: ignore[assignment]
+    return spy
+
+
+@contextlib.contextmanager
+def spied_json_handler(
+    context: zmq.Context[zmq.Socket[bytes]], **options: Any
+) -> Iterator[tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy]]:
+    """A JSON handler on loopback (with *options*), a subscriber it has seen, and a spy
+    on its writer; all closed afterwards."""
+    handler = AsyncPUBHandler(TCP, wire_format="json", linger=0, **options)
+    try:
+        spy = spy_on(handler)
+        sub = subscriber_of(context, handler)
+        try:
+            yield handler, sub, spy
+        finally:
+            sub.close()
+    finally:
+        handler.close()

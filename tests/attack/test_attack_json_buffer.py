@@ -34,7 +34,14 @@ import zmq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.attack._helpers import TCP, WriterSpy, strict_json, subscriber_of
+from tests.attack._helpers import (
+    TCP,
+    WriterSpy,
+    spied_json_handler,
+    spy_on,
+    strict_json,
+    subscriber_of,
+)
 from tests.conftest import held_drain
 from tests.probing import WAIT_S, bounded
 from zmqlog import AsyncPUBHandler, wire
@@ -59,14 +66,6 @@ LIMIT = 24_000  # max_payload: the largest payloads here are shrunk
 def _quiet_handle_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """Records that fail to encode are reported by handleError: not on the test's stderr."""
     monkeypatch.setattr(logging, "raiseExceptions", False)
-
-
-def _spy_on(handler: AsyncPUBHandler) -> WriterSpy:
-    writer = handler._renderer.typical
-    assert writer is not None
-    spy = WriterSpy(writer)
-    handler._renderer.typical = spy  # type: ignore[assignment]
-    return spy
 
 
 class _Recorded:
@@ -156,16 +155,8 @@ _SHAPES: list[tuple[int, str]] = [
 def published(context: Context) -> Iterator[tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy]]:
     """A JSON handler (max_payload LIMIT) on loopback, a subscriber it has seen, and a
     spy on its writer."""
-    handler = AsyncPUBHandler(TCP, wire_format="json", linger=0, max_payload=LIMIT)
-    try:
-        spy = _spy_on(handler)
-        sub = subscriber_of(context, handler)
-        try:
-            yield handler, sub, spy
-        finally:
-            sub.close()
-    finally:
-        handler.close()
+    with spied_json_handler(context, max_payload=LIMIT) as published:
+        yield published
 
 
 # -- the writer alone ------------------------------------------------------------------
@@ -248,7 +239,7 @@ def test_a_refused_payload_is_held_intact_while_the_buffer_grows_and_shrinks(
     push.bind("inproc://buffer-refused")
     handler = AsyncPUBHandler(push, wire_format="json", send_timeout=30)
     pull = bounded(context.socket(zmq.PULL))
-    spy = _spy_on(handler)
+    spy = spy_on(handler)
     records = [_site_record(FMT, _args(digits, text)) for digits, text in _SHAPES[:7]]
     wire.encode_json(records[0], None, publisher=handler.publisher_id, seq=0)  # the site
     try:
@@ -295,7 +286,7 @@ def test_an_interrupt_inside_send_keeps_the_original_bytes_for_the_next_round(
     pull = bounded(context.socket(zmq.PULL))
     pull.connect("inproc://buffer-interrupted")
     handler = AsyncPUBHandler(push, wire_format="json", send_timeout=30)
-    spy = _spy_on(handler)
+    spy = spy_on(handler)
     records = [_site_record(FMT, _args(digits, "sent")) for digits in (700, 0, 3000, 5)]
     wire.encode_json(records[0], None, publisher=handler.publisher_id, seq=0)  # the site
     calls = 0
@@ -396,7 +387,7 @@ def test_json_records_arrive_whole_from_the_drain_thread_and_the_loop_task_in_tu
         handler = AsyncPUBHandler(xpub, wire_format="json", max_payload=LIMIT)
         recorded = _Recorded()
         handler.addFilter(recorded)
-        spy = _spy_on(handler)
+        spy = spy_on(handler)
         logger.addHandler(handler)
         shapes = random.Random(11).choices(_SHAPES, k=200)
 

@@ -26,7 +26,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from tests.attack._helpers import TCP, WriterSpy, strict_json, subscriber_of
+from tests.attack._helpers import TCP, WriterSpy, spied_json_handler, strict_json, subscriber_of
 from tests.conftest import held_drain
 from zmqlog import AsyncPUBHandler, wire
 from zmqlog.wire import _json
@@ -44,19 +44,8 @@ def _quiet_handle_error(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def published(context: Context) -> Iterator[tuple[AsyncPUBHandler, zmq.Socket[bytes], WriterSpy]]:
     """A JSON handler on loopback, a subscriber it has seen, and a spy on its writer."""
-    handler = AsyncPUBHandler(TCP, wire_format="json", linger=0)
-    try:
-        writer = handler._renderer.typical
-        assert writer is not None
-        spy = WriterSpy(writer)
-        handler._renderer.typical = spy  # type: ignore[assignment]
-        sub = subscriber_of(context, handler)
-        try:
-            yield handler, sub, spy
-        finally:
-            sub.close()
-    finally:
-        handler.close()
+    with spied_json_handler(context) as published:
+        yield published
 
 
 def _receive(sub: zmq.Socket[bytes], n: int) -> list[list[bytes]]:
