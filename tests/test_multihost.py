@@ -17,7 +17,7 @@ import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import pytest
@@ -102,10 +102,14 @@ class Child:
 
     async def next(self, key: str) -> Any:
         """The value of the next JSON line holding *key* (other lines are skipped)."""
+        return (await self.next_line(key))[key]
+
+    async def next_line(self, key: str) -> dict[str, Any]:
+        """The next JSON line holding *key*, whole (other lines are skipped)."""
         while True:
             found = json.loads(await self.line())
             if key in found:
-                return found[key]
+                return cast("dict[str, Any]", found)
 
     async def send_line(self, text: str) -> None:
         assert self.proc.stdin is not None
@@ -233,8 +237,13 @@ async def fanin(fan: Fanin, *, frontend_curve: bool, kill_proxy: bool) -> Outcom
         for name, curve in (("x-unlisted", "mallory"), ("x-plaintext", None)):
             await fan.publisher(name, curve=curve, hold=None, subscriptions=0)
     if kill_proxy:
-        while await subscribers["s1"].next("progress") < 3000:
-            pass
+        # Killed once s1 has 3,000 records and some from every publisher: a publisher
+        # whose stream began only as the proxy died would lose its first records,
+        # which no gap can count (a subscriber counts from the first number it sees).
+        while True:
+            progress = await subscribers["s1"].next_line("progress")
+            if progress["progress"] >= 3000 and progress["heard_from"] == len(PUBLISHERS):
+                break
         proxy.proc.send_signal(signal.SIGKILL)
         await proxy.proc.wait()
         proxy = await fan.proxy(frontend_curve=frontend_curve)

@@ -2,10 +2,11 @@
 
 Subscribes to everything (so ``stats.gaps`` is counted) and to a probe prefix of its
 own (so that publishers, which count one subscription per distinct prefix behind the
-proxy, can wait for each subscriber). Prints ``{"progress": n}`` every ``--progress``
-records, then, once the last record of every publisher named has arrived, one JSON
-line: per publisher the record numbers' count, order and range; the subscriber's
-stats; and the seconds from the first record received to the last.
+proxy, can wait for each subscriber). Prints ``{"progress": n, "heard_from": k}``
+every ``--progress`` records (*k*: how many publishers it has records from), then,
+once the last record of every publisher named has arrived, one JSON line: per
+publisher the record numbers' count, order and range; the subscriber's stats; and
+the seconds from the first record received to the last.
 
 With ``--until-stdin-closes`` it reads until stdin closes instead and prints how many
 messages it received: for subscribers that must receive nothing.
@@ -54,7 +55,8 @@ async def collect(sub: zmqlog.LogSubscriber, args: argparse.Namespace) -> dict[s
             first = last
         count += 1
         if count % args.progress == 0:
-            print(json.dumps({"progress": count}), flush=True)
+            heard_from = sum(bool(seen) for seen in numbers.values())
+            print(json.dumps({"progress": count, "heard_from": heard_from}), flush=True)
         match = _RECORD.fullmatch(message.fields["message"] if message.fields else "")
         if message.root_topic not in numbers or match is None:
             unexpected.append(message.topic)
