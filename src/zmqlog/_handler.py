@@ -68,6 +68,10 @@ _OPEN: Final = _State.OPEN
 # The immutable argument types but the texts, whose lengths count in a record's size.
 _PLAIN_ARG_TYPES: Final = IMMUTABLE_ARG_TYPES - {str, bytes}
 
+# What the caller's size count is set to for a record that cannot be queued bare:
+# past the bound, so that one comparison tells both.
+_NOT_BARE: Final = LARGE_TEXT + 1
+
 # How many attributes a fresh LogRecord has in this Python.
 _FRESH_ATTRS: Final = len(BASE_ATTRS)
 
@@ -456,16 +460,17 @@ class AsyncPUBHandler(logging.Handler):
         a logging call. (``_filter`` is positional: CPython 3.11 does not specialize
         calls to functions with keyword-only parameters, which costs ~50 ns a call.)
         """
-        if _filter and self._via_emit:
-            # A subclass's emit(): filter, lock and call it as logging does; its
-            # super().emit() comes back here with _filter False.
-            return bool(logging.Handler.handle(self, record))
-        if _filter and self.filters:
-            rv = self.filter(record)
-            if not rv:
-                return False
-            if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
-                record = rv
+        if _filter:
+            if self._via_emit:
+                # A subclass's emit(): filter, lock and call it as logging does; its
+                # super().emit() comes back here with _filter False.
+                return bool(logging.Handler.handle(self, record))
+            if self.filters:
+                rv = self.filter(record)
+                if not rv:
+                    return False
+                if isinstance(rv, logging.LogRecord):  # Python 3.12+: a filter may replace it
+                    record = rv
         # The caller's hot path: every line here is paid per log call.
         queue = self._queue
         try:
@@ -503,16 +508,16 @@ class AsyncPUBHandler(logging.Handler):
                 elif type(args) is tuple:
                     for arg in args:
                         kind = type(arg)
-                        if kind is str:
+                        if kind in _PLAIN_ARG_TYPES:
+                            continue  # a number, None, a date...: fixed, and short
+                        if kind is str or kind is bytes:
                             text += len(arg)  # type: ignore[arg-type]
-                        elif kind not in _PLAIN_ARG_TYPES:
-                            if kind is not bytes:
-                                text = -1  # mutable: its text is fixed now
-                                break
-                            text += len(arg)  # type: ignore[arg-type]
+                        else:
+                            text = _NOT_BARE  # mutable: its text is fixed now
+                            break
                 else:
-                    text = -1  # a mapping
-                if 0 <= text <= LARGE_TEXT and not queue.nbytes:
+                    text = _NOT_BARE  # a mapping
+                if text <= LARGE_TEXT and not queue.nbytes:
                     items.append(item)
                     if queue.wake_needed:
                         self._scheduler.wake()
