@@ -26,7 +26,10 @@ Modes:
 Records are logged from a short function, as in ``run.py``: ``logging`` looks up the
 caller's line number, which costs more the deeper the call stands in its function.
 
-Cases: ``null`` (``logging.NullHandler``), ``zmqlog-text``, ``zmqlog-json``.
+Cases: ``null`` (``logging.NullHandler``), ``pyzmq`` (pyzmq's ``PUBHandler``, which
+formats and sends in the logging call, so its two modes differ only by the close),
+``zmqlog-text``, ``zmqlog-json``. Each mode's ratios are to ``null`` and to ``pyzmq``
+in the same mode.
 Instructions are not time (a cache miss costs more than an add), so these figures
 compare versions of our own code; ``run.py`` says what they amount to.
 """
@@ -46,7 +49,7 @@ from typing import Any
 
 from _common import MESSAGE, environment, fmt_num, fresh_logger, load_zmqlog, ratio
 
-CASES = ("null", "zmqlog-text", "zmqlog-json")
+CASES = ("null", "pyzmq", "zmqlog-text", "zmqlog-json")
 MODES = ("caller", "whole")
 WARMUP = 200
 _COLLECTED = re.compile(r"Collected : (\d+)")
@@ -67,10 +70,18 @@ async def _child(case: str, mode: str, n: int) -> None:
     """The measured program: log *n* records in *mode* through *case*."""
     logger = fresh_logger(f"bench.instructions.{case}")
     publisher: Any = None
+    sock: Any = None
     if case == "null":
         import logging
 
         logger.addHandler(logging.NullHandler())
+    elif case == "pyzmq":
+        import zmq
+        from zmq.log.handlers import PUBHandler
+
+        sock = zmq.Context.instance().socket(zmq.PUB)
+        sock.bind("tcp://127.0.0.1:*")
+        logger.addHandler(PUBHandler(sock))
     else:
         zmqlog, reason = load_zmqlog()
         if zmqlog is None:
@@ -95,6 +106,8 @@ async def _child(case: str, mode: str, n: int) -> None:
         await asyncio.sleep(0)
     if publisher is not None:
         await publisher.__aexit__(None, None, None)
+    if sock is not None:
+        sock.close(linger=0)
 
 
 def _instructions(case: str, mode: str, n: int) -> int:
@@ -161,16 +174,19 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out, indent=2))
         return 1 if errored else 0
     print(f"instructions per record under callgrind, N={args.n} (a run of N less a run of 0)")
-    columns = "".join(f"{mode + ' instr/rec':>20}{'x null':>8}" for mode in args.modes)
+    columns = "".join(
+        f"{mode + ' instr/rec':>20}{'x null':>8}{'x pyzmq':>8}" for mode in args.modes
+    )
     header = f"{'case':<13}{columns}"
     print(header)
     print("-" * len(header))
-    null = results.get("null", {})
+    null, pyzmq = results.get("null", {}), results.get("pyzmq", {})
     for case, by_mode in results.items():
         row = f"{case:<13}"
         for mode in args.modes:
             value = by_mode[mode]
             row += fmt_num(value, ",.0f", 20) + fmt_num(ratio(value, null.get(mode)), ".3f", 8)
+            row += fmt_num(ratio(value, pyzmq.get(mode)), ".3f", 8)
         print(row)
     return 1 if errored else 0
 
