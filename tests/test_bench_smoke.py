@@ -76,6 +76,22 @@ def test_publisher_benchmark_json_output() -> None:
 
 
 @pytest.mark.timeout(20)
+def test_publisher_benchmark_can_time_the_caller_by_its_cpu_time() -> None:
+    """``--caller-clock thread`` times the logging calls by the thread's CPU time, and
+    says so in the configuration it reports."""
+    proc = _run(
+        "run.py",
+        *("--n", "1000", "--repeats", "1", "--idle", "0.3", "--no-memory"),
+        *("--cases", "null", "--caller-clock", "thread", "--json"),
+        timeout=18,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["config"]["caller_clock"] == "thread"
+    assert data["cases"]["null"]["median"]["caller_ns"] > 0
+
+
+@pytest.mark.timeout(20)
 def test_subscriber_benchmark_reports_every_case() -> None:
     cases = ("raw-sync", "raw-async", "zmqlog-text", "zmqlog-json", "zmqlog-json-record")
     proc = _run("subscriber.py", "--n", "2000", "--repeats", "1", "--warmup", "0", timeout=18)
