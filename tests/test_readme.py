@@ -505,14 +505,14 @@ BLOCKS: dict[tuple[str, str], Runner] = {
     ),
     (
         "bash",
-        ".venv/bin/python bench/compare.py --baseline 428c0d7 --n 200000 --repeats 5 "
+        ".venv/bin/python bench/compare.py --baseline cfcb1ed --n 200000 --repeats 5 "
         "--cases zmqlog-text zmqlog-json",
     ): skip(
         "a benchmark run of minutes on two revisions; tests/test_bench_smoke.py runs "
         "compare.py small"
     ),
     ("bash", ".venv/bin/python bench/instructions.py"): skip(
-        "three minutes under valgrind; tests/test_bench_smoke.py runs instructions.py small"
+        "minutes under valgrind; tests/test_bench_smoke.py runs instructions.py small"
     ),
     ("bash", ".venv/bin/python bench/subscriber.py --n 200000 --repeats 3"): skip(
         "a benchmark run; tests/test_bench_smoke.py runs the benchmarks small"
