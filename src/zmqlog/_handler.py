@@ -503,9 +503,7 @@ class AsyncPUBHandler(logging.Handler):
             if current is renderer.drained and type(msg) is str:
                 args = record.args
                 text = len(msg)
-                if not args:
-                    pass
-                elif type(args) is tuple:
+                if type(args) is tuple:
                     for arg in args:
                         kind = type(arg)
                         if kind in _PLAIN_ARG_TYPES:
@@ -515,8 +513,10 @@ class AsyncPUBHandler(logging.Handler):
                         else:
                             text = _NOT_BARE  # mutable: its text is fixed now
                             break
-                else:
-                    text = _NOT_BARE  # a mapping
+                elif args is not None:
+                    # A mapping, or what a record made by hand carries (a list, even an
+                    # empty one, which may be filled before the drain formats it).
+                    text = _NOT_BARE
                 if text <= LARGE_TEXT and not queue.nbytes:
                     items.append(item)
                     if queue.wake_needed:

@@ -71,10 +71,12 @@ IMMUTABLE_ARG_TYPES: Final = frozenset(
 
 
 def has_fixed_text(record: logging.LogRecord) -> bool:
-    """True if *record*'s message will render the same later as it would now."""
+    """True if *record*'s message will render the same later as it would now: a str,
+    with no args or a tuple of immutable ones (an empty list or dict, which a record
+    made by hand may carry, can be filled before it is rendered)."""
     args = record.args
     return type(record.msg) is str and (
-        not args or (type(args) is tuple and all(type(a) in IMMUTABLE_ARG_TYPES for a in args))
+        args is None or (type(args) is tuple and all(type(a) in IMMUTABLE_ARG_TYPES for a in args))
     )
 
 

@@ -231,14 +231,12 @@ def test_args_that_are_not_a_tuple_are_published_as_at_the_call(
     assert _message_of(wire_format, frames) == expected == "[1, 2]"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a falsy args (an empty list) is queued bare, and logging formats the record "
-    "with it once it is no longer empty; cfcb1ed does the same",
-)
 def test_empty_mutable_args_filled_after_the_call(
     published: tuple[AsyncPUBHandler, zmq.Socket[bytes], logging.Logger, str],
 ) -> None:
+    """A record made by hand with an empty list as its args renders its message as it
+    is; the list filled after the call changes nothing that is sent (queued bare, as
+    an empty args was before, the drain formatted "v [5]")."""
     handler, sub, logger, wire_format = published
     values: list[int] = []
     record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "v %s", (), None)
@@ -267,7 +265,9 @@ def test_no_args_publish_the_message_as_it_is(
 @pytest.mark.xfail(
     strict=True,
     reason="a type whose metaclass makes it equal to int passes the frozenset test and "
-    "is queued bare, formatted after it changed; cfcb1ed does the same",
+    "is queued bare, formatted after it changed; cfcb1ed does the same. Left: only the "
+    "application's own code can make such a type, and an identity test per argument "
+    "would cost the caller's path what 1e2a578 saved",
 )
 def test_a_type_posing_as_int_is_published_as_at_the_call(
     published: tuple[AsyncPUBHandler, zmq.Socket[bytes], logging.Logger, str],
