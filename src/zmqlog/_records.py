@@ -268,7 +268,8 @@ class Pinned:
     """A queued record with the settings to render it with.
 
     *owned* says the record is a copy made by :func:`snapshot`, which the drain may
-    modify while rendering it; *size* is the bytes it counts as in the queue; *depth*
+    modify while rendering it; *size* is the bytes of its texts, which it counts in the
+    queue on top of the :data:`RECORD_OVERHEAD` every record counts; *depth*
     how many records deep it was logged from the drain rendering another record on
     the same thread (by a formatter that logs, or a signal handler that ran meanwhile).
     """
@@ -286,7 +287,7 @@ class Pinned:
         self.settings = settings
         self.owned = owned
         self.depth = depth
-        self.size = record_size(record)
+        self.size = record_size(record) - RECORD_OVERHEAD
 
 
 def pin(record: logging.LogRecord, settings: RenderSettings, depth: int = 0) -> Pinned:
