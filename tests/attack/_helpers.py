@@ -42,6 +42,16 @@ def receive_all(sub: zmq.Socket[bytes], quiet_ms: int = 500) -> list[list[bytes]
     return messages
 
 
+def receive_exactly(sub: zmq.Socket[bytes], n: int) -> list[list[bytes]]:
+    """Exactly *n* messages (each waited for at most 5 s), then nothing more."""
+    messages: list[list[bytes]] = []
+    for _ in range(n):
+        assert sub.poll(5000), f"only {len(messages)} of {n} messages arrived"
+        messages.append(sub.recv_multipart())
+    assert not sub.poll(50)
+    return messages
+
+
 def wait_until(condition: Callable[[], bool], seconds: float = 2.0) -> bool:
     """Poll *condition* (bounded); whether it became true."""
     deadline = time.monotonic() + seconds

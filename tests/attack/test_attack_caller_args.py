@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import zmq
 
-from tests.attack._helpers import TCP, subscriber_of
+from tests.attack._helpers import TCP, receive_exactly, subscriber_of
 from tests.conftest import held_drain
 from zmqlog import AsyncPUBHandler
 from zmqlog._records import LARGE_TEXT, RECORD_OVERHEAD, Pinned
@@ -35,16 +35,6 @@ Context = zmq.Context[zmq.Socket[bytes]]
 def _quiet_handle_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """Records that fail are reported by handleError: not on the test's stderr."""
     monkeypatch.setattr(logging, "raiseExceptions", False)
-
-
-def _receive(sub: zmq.Socket[bytes], n: int) -> list[list[bytes]]:
-    """Exactly *n* messages (bounded), then nothing more."""
-    messages: list[list[bytes]] = []
-    for _ in range(n):
-        assert sub.poll(5000), f"only {len(messages)} of {n} messages arrived"
-        messages.append(sub.recv_multipart())
-    assert not sub.poll(50)
-    return messages
 
 
 def _message_of(wire_format: str, frames: list[bytes]) -> str:
@@ -194,7 +184,7 @@ def test_args_changed_after_the_call_are_published_as_at_the_call(
         change(args[which])
         if case != "memoryview":  # whose text is its address
             assert msg % args != expected  # the change would show
-    (frames,) = _receive(sub, 1)
+    (frames,) = receive_exactly(sub, 1)
     assert _message_of(wire_format, frames) == expected
     stats = handler.stats
     assert (stats.queued, stats.sent, stats.dropped, stats.errors) == (0, 1, 0, 0)
@@ -211,7 +201,7 @@ def test_a_mapping_as_args_is_published_as_at_the_call(
         logger.info("%(a)s %(b)s", values)
         values["a"].append(2)
         values["b"] = "changed"
-    (frames,) = _receive(sub, 1)
+    (frames,) = receive_exactly(sub, 1)
     assert _message_of(wire_format, frames) == "[1] two"
 
 
@@ -227,7 +217,7 @@ def test_args_that_are_not_a_tuple_are_published_as_at_the_call(
     with held_drain(handler):
         logger.handle(record)
         values.append(3)
-    (frames,) = _receive(sub, 1)
+    (frames,) = receive_exactly(sub, 1)
     assert _message_of(wire_format, frames) == expected == "[1, 2]"
 
 
@@ -245,7 +235,7 @@ def test_empty_mutable_args_filled_after_the_call(
     with held_drain(handler):
         logger.handle(record)
         values.append(5)
-    (frames,) = _receive(sub, 1)
+    (frames,) = receive_exactly(sub, 1)
     assert _message_of(wire_format, frames) == expected == "v %s"
 
 
@@ -257,7 +247,7 @@ def test_no_args_publish_the_message_as_it_is(
     handler, sub, logger, wire_format = published
     record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "100% %s", args, None)
     logger.handle(record)
-    (frames,) = _receive(sub, 1)
+    (frames,) = receive_exactly(sub, 1)
     assert _message_of(wire_format, frames) == "100% %s"
     assert handler.stats.sent == 1
 
@@ -277,7 +267,7 @@ def test_a_type_posing_as_int_is_published_as_at_the_call(
     with held_drain(handler):
         logger.info("%s", value)
         value.value = "later"
-    (frames,) = _receive(sub, 1)
+    (frames,) = receive_exactly(sub, 1)
     assert _message_of(wire_format, frames) == "at-call"
 
 
@@ -298,7 +288,7 @@ def test_an_arg_whose_type_cannot_hash_is_counted_and_does_not_raise(
     record.args = (*before, _UnhashableKind())
     logger.handle(record)
     logger.info("next")
-    (frames,) = _receive(sub, 1)
+    (frames,) = receive_exactly(sub, 1)
     assert _message_of(wire_format, frames) == "next"
     assert len(errors) == 1
     stats = handler.stats
@@ -352,7 +342,7 @@ def test_a_record_past_large_text_is_pinned_and_counted_by_its_bytes(
             else:
                 assert type(item) is Pinned
                 assert queue.nbytes == item.size == text  # on top of RECORD_OVERHEAD
-        (frames,) = _receive(sub, 1)
+        (frames,) = receive_exactly(sub, 1)
         assert frames[1].decode() == (msg % args if args else msg) + "\n"
         assert handler._queue.nbytes == 0
         sub.close()
@@ -414,7 +404,7 @@ def test_a_large_record_then_small_ones_stay_counted(
             assert type(mutable) is Pinned
             assert isinstance(bare, logging.LogRecord)
             assert queue.nbytes == large.size + mutable.size
-        messages = _receive(sub, 3)
+        messages = receive_exactly(sub, 3)
         texts = [frames[1].decode() for frames in messages]
         assert texts == ["L" * (LARGE_TEXT + 1) + "\n", "small [1]\n", "bare 3 s\n"]
         assert handler._queue.nbytes == 0
@@ -463,7 +453,7 @@ def test_filters_run_once_and_refused_records_are_not_counted(
             logger.info("no %s", values)
             logger.info("yes %s", "x" * (2 * LARGE_TEXT))
             values[0] = "later"
-        texts = [frames[1].decode() for frames in _receive(sub, 3)]
+        texts = [frames[1].decode() for frames in receive_exactly(sub, 3)]
         assert texts == ["yes 1\n", "yes ['at-call']\n", "yes " + "x" * (2 * LARGE_TEXT) + "\n"]
         assert counting.calls == 5
         if isinstance(handler, _Reshaping):
@@ -488,7 +478,7 @@ def test_a_record_whose_args_fail_to_format_is_an_error_not_a_loss(
     logger.info("%d", ["not a number"])  # pinned: fails at the call
     logger.info("%s %s", 1)  # too few args
     logger.info("last")
-    texts = [_message_of(wire_format, frames) for frames in _receive(sub, 2)]
+    texts = [_message_of(wire_format, frames) for frames in receive_exactly(sub, 2)]
     assert texts == ["first", "last"]
     stats = handler.stats
     assert (stats.queued, stats.sent, stats.dropped, stats.errors) == (0, 2, 0, 3)

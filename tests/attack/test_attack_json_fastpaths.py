@@ -26,7 +26,14 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from tests.attack._helpers import TCP, WriterSpy, spied_json_handler, strict_json, subscriber_of
+from tests.attack._helpers import (
+    TCP,
+    WriterSpy,
+    receive_exactly,
+    spied_json_handler,
+    strict_json,
+    subscriber_of,
+)
 from tests.conftest import held_drain
 from zmqlog import AsyncPUBHandler, wire
 from zmqlog.wire import _json
@@ -46,16 +53,6 @@ def published(context: Context) -> Iterator[tuple[AsyncPUBHandler, zmq.Socket[by
     """A JSON handler on loopback, a subscriber it has seen, and a spy on its writer."""
     with spied_json_handler(context) as published:
         yield published
-
-
-def _receive(sub: zmq.Socket[bytes], n: int) -> list[list[bytes]]:
-    """Exactly *n* messages (bounded), then nothing more."""
-    messages: list[list[bytes]] = []
-    for _ in range(n):
-        assert sub.poll(5000), f"only {len(messages)} of {n} messages arrived"
-        messages.append(sub.recv_multipart())
-    assert not sub.poll(50)
-    return messages
 
 
 def _expected(handler: AsyncPUBHandler, record: logging.LogRecord, seq: int) -> bytes:
@@ -161,7 +158,7 @@ def test_what_the_subscriber_receives_is_what_encode_json_writes(
         for record in records:
             handler.handle(record)
     handler.flush()
-    messages = _receive(sub, 2)
+    messages = receive_exactly(sub, 2)
     for seq, (record, (topic, payload)) in enumerate(zip(records, messages, strict=True)):
         assert strict_json(payload)["seq"] == seq
         assert payload == _expected(handler, record, seq)
@@ -178,7 +175,7 @@ def test_the_drains_writer_takes_typical_records(
     for n in range(3):
         logger.info("same site %d %s %.1f", n, "ä😀", 0.5)
     handler.flush()
-    messages = _receive(sub, 3)
+    messages = receive_exactly(sub, 3)
     assert spy.written >= 2
     assert [strict_json(payload)["message"] for _, payload in messages] == [
         f"same site {n} ä😀 0.5" for n in range(3)
@@ -207,7 +204,7 @@ def test_a_record_subclass_with_mutable_args_is_merged_by_its_own_get_message(
         handler.handle(_brace((items,)))
         items.append(4)
     handler.flush()
-    [(_, payload)] = _receive(sub, 1)
+    [(_, payload)] = receive_exactly(sub, 1)
     assert strict_json(payload)["message"] == "[3] items"
     assert handler.stats.errors == 0
 
@@ -222,7 +219,7 @@ def test_a_record_subclass_with_plain_args_is_merged_by_its_own_get_message(
     handler.handle(_brace((3,)))
     handler.flush()
     assert handler.stats.errors == 0
-    [(_, payload)] = _receive(sub, 1)
+    [(_, payload)] = receive_exactly(sub, 1)
     assert strict_json(payload)["message"] == "3 items"
 
 
@@ -296,7 +293,7 @@ def test_extras_are_frozen_at_the_call(
         shared["k"].append(2)
         shared["new"] = [0]
     handler.flush()
-    first, second = (strict_json(payload) for _, payload in _receive(sub, 2))
+    first, second = (strict_json(payload) for _, payload in receive_exactly(sub, 2))
     assert first["message"] == "given [1]"
     assert first["extra"] == {"given": {"k": [1]}}
     assert second["extra"] == {"added": [1]}
@@ -332,7 +329,7 @@ def test_a_filter_that_deletes_a_field_and_adds_an_extra_breaks_nothing_else(
     [(referents, size)] = counts
     assert referents in (len(BASE_ATTRS) + 1, 2)
     assert size == len(BASE_ATTRS)
-    (_, corner_payload), (_, after_payload) = _receive(sub, 2)
+    (_, corner_payload), (_, after_payload) = receive_exactly(sub, 2)
     obj = strict_json(corner_payload)
     assert obj["funcName"] is None
     assert obj["extra"]["late"][0] == 1
@@ -364,7 +361,7 @@ def test_a_filter_that_deletes_a_field_and_adds_a_topic_publishes_on_that_topic(
         for msg in ("learns the call site", "corner", "after"):
             logger.info(msg)  # one call site: the writer is asked for the corner
     handler.flush()
-    topics = [topic for topic, _ in _receive(sub, 3)]
+    topics = [topic for topic, _ in receive_exactly(sub, 3)]
     assert topics == [b"INFO", b"INFO.db.pool", b"INFO"]
     assert spy.written == 1  # "after" only: the first taught the site, the corner declined
 
@@ -419,7 +416,7 @@ def test_seq_is_consecutive_and_never_used_by_a_record_that_fails(
         for record in order:
             handler.handle(record)
     handler.flush()
-    payloads = [payload for _, payload in _receive(sub, len(good))]
+    payloads = [payload for _, payload in receive_exactly(sub, len(good))]
     assert [strict_json(payload)["seq"] for payload in payloads] == list(range(len(good)))
     assert payloads == [_expected(handler, record, seq) for seq, record in enumerate(good)]
     assert handler.stats.errors == len(bad)
@@ -458,7 +455,7 @@ def test_records_from_many_threads_are_numbered_and_written_exactly(
     for thread in threads:
         thread.join(10)
     handler.flush()
-    messages = _receive(sub, 4 * per_thread)
+    messages = receive_exactly(sub, 4 * per_thread)
     for seq, (_, payload) in enumerate(messages):
         obj = strict_json(payload)
         assert obj["seq"] == seq
@@ -478,7 +475,7 @@ def test_a_site_seen_with_one_type_then_another(
         for record in records:
             handler.handle(record)
     handler.flush()
-    payloads = [payload for _, payload in _receive(sub, len(values))]
+    payloads = [payload for _, payload in receive_exactly(sub, len(values))]
     linenos = [strict_json(payload)["lineno"] for payload in payloads]
     expected = [(int, 1), (int, 1), (bool, True), (float, 1.0), (int, 1), (int, 1)]
     assert [(type(v), v) for v in linenos] == expected
@@ -497,7 +494,7 @@ def test_many_call_sites_keep_the_cache_bounded_and_the_lines_right(
             handler.handle(_with(_record("line", None, line=line), threadName=f"t{line % 7}"))
             handler.handle(_with(_record("line", None, line=line), threadName=f"t{line % 7}"))
     handler.flush()
-    messages = _receive(sub, 2 * count)
+    messages = receive_exactly(sub, 2 * count)
     assert [strict_json(payload)["lineno"] for _, payload in messages] == [
         line for line in range(count) for _ in (0, 1)
     ]
@@ -516,7 +513,7 @@ def test_a_typical_record_over_max_payload_is_shrunk_with_its_number(context: Co
             for record in records:
                 handler.handle(record)
         handler.flush()
-        objs = [strict_json(payload) for _, payload in _receive(sub, 3)]
+        objs = [strict_json(payload) for _, payload in receive_exactly(sub, 3)]
         assert [obj["seq"] for obj in objs] == [0, 1, 2]
         assert all(len(obj["message"]) < 2000 for obj in objs)
         assert "zmqlog_truncated" in objs[1]["extra"]
@@ -538,7 +535,7 @@ def test_single_frames_carry_the_same_record_and_numbers(context: Context) -> No
             for record in records:
                 handler.handle(record)
         handler.flush()
-        frames = _receive(sub, len(records))
+        frames = receive_exactly(sub, len(records))
         for seq, (record, frame) in enumerate(zip(records, frames, strict=True)):
             assert len(frame) == 1
             topic, payload = wire.encode_json(record, None, publisher=handler.publisher_id, seq=seq)
@@ -573,7 +570,7 @@ def test_a_drop_report_takes_the_next_number(context: Context) -> None:
             for n in range(10):
                 handler.handle(_record("bounded %d", (n,), line=40))
         handler.flush()
-        objs = [strict_json(payload) for _, payload in _receive(sub, 4)]
+        objs = [strict_json(payload) for _, payload in receive_exactly(sub, 4)]
         assert [obj["seq"] for obj in objs] == [0, 1, 2, 3]
         assert [obj["message"] for obj in objs[:3]] == [f"bounded {n}" for n in range(3)]
         assert objs[3]["name"] == "zmqlog"
@@ -597,7 +594,7 @@ def test_a_root_topic_change_between_typical_records(context: Context) -> None:
             for record in records[3:]:
                 handler.handle(record)
         handler.flush()
-        messages = _receive(sub, 6)
+        messages = receive_exactly(sub, 6)
         assert [topic for topic, _ in messages] == [b"old.INFO"] * 3 + [b"new.INFO"] * 3
         for seq, (record, (_, payload)) in enumerate(zip(records, messages, strict=True)):
             assert payload == _expected(handler, record, seq)
@@ -692,7 +689,7 @@ def test_many_level_numbers_keep_the_handlers_memory_bounded(
         for n in range(levels):
             handler.handle(_record("level", None, level=100 + n))
     handler.flush()
-    assert [strict_json(payload)["levelno"] for _, payload in _receive(sub, levels)] == [
+    assert [strict_json(payload)["levelno"] for _, payload in receive_exactly(sub, levels)] == [
         100 + n for n in range(levels)
     ]
     assert len(handler._renderer.drained._resolved) <= 1024
