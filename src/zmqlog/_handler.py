@@ -30,12 +30,11 @@ from zmqlog._queue import HandlerStats, Overflow
 from zmqlog._records import (
     IMMUTABLE_ARG_TYPES,
     LARGE_TEXT,
-    RECORD_OVERHEAD,
     Item,
     WithExtras,
     has_fixed_text,
     pin,
-    record_size,
+    text_size,
 )
 from zmqlog._render import Formatters, Renderer, RenderSettings
 from zmqlog._runners import Scheduler
@@ -581,14 +580,16 @@ class AsyncPUBHandler(logging.Handler):
         *bare* is what is queued if it need not be pinned: *record*, or the record
         wrapped in :class:`WithExtras`."""
         queue = self._queue
-        if has_fixed_text(record):
-            size = record_size(record)
-            if size - RECORD_OVERHEAD <= LARGE_TEXT and settings is self._renderer.drained:
-                # Small and bare after all (only large records were queued before it).
-                if queue.over(0) and not queue.make_room():
-                    return
-                queue.items.append(bare)
+        if (
+            has_fixed_text(record)
+            and text_size(record) <= LARGE_TEXT
+            and settings is self._renderer.drained
+        ):
+            # Small and bare after all (only large records were queued before it).
+            if queue.over(0) and not queue.make_room():
                 return
+            queue.items.append(bare)
+            return
         item = pin(record, settings)
         size = item.size
         if queue.over(size) and not queue.make_room(size):

@@ -37,8 +37,8 @@ __all__ = [
     "freeze_event",
     "has_fixed_text",
     "pin",
-    "record_size",
     "snapshot",
+    "text_size",
 ]
 
 TEXT_TYPES: Final = frozenset({str, bytes})
@@ -80,12 +80,13 @@ def has_fixed_text(record: logging.LogRecord) -> bool:
     )
 
 
-def record_size(record: logging.LogRecord) -> int:
-    """The bytes *record* is counted as while queued: :data:`RECORD_OVERHEAD`, plus its
-    message and its str and bytes arguments (a character counted as one byte); for a
-    dict message, its str and bytes values."""
+def text_size(record: logging.LogRecord) -> int:
+    """The bytes of *record*'s texts, which a large record counts while queued on top of
+    the :data:`RECORD_OVERHEAD` every record counts: its message and its str and bytes
+    arguments (a character counted as one byte); for a dict message, its str and bytes
+    values."""
     msg = record.msg
-    size = RECORD_OVERHEAD + len(msg) if type(msg) is str else RECORD_OVERHEAD
+    size = len(msg) if type(msg) is str else 0
     if isinstance(msg, dict):
         for value in msg.values():
             if type(value) in TEXT_TYPES:
@@ -287,7 +288,7 @@ class Pinned:
         self.settings = settings
         self.owned = owned
         self.depth = depth
-        self.size = record_size(record) - RECORD_OVERHEAD
+        self.size = text_size(record)
 
 
 def pin(record: logging.LogRecord, settings: RenderSettings, depth: int = 0) -> Pinned:
