@@ -106,12 +106,11 @@ def test_stalled_subscriber_in_lossless_mode_bounds_memory_and_counts_every_loss
 
 @pytest.mark.timeout(100)
 def test_stalled_subscriber_in_default_mode_bounds_memory() -> None:
-    """Without lossless mode ZeroMQ drops at the high-water mark; memory stays flat
-    (150,000 records kept anywhere would take about 85 MiB)."""
-    report = run_stalled(150_000, "default")
+    """Without lossless mode ZeroMQ drops at the high-water mark; memory stays flat."""
+    report = run_stalled(300_000, "default")
     growth = float(report["rss_peak_mib"]) - float(report["rss_before_mib"])  # type: ignore[arg-type]
     assert growth < 50
-    assert report["received"] < 150_000  # the stall really did lose records at ZeroMQ
+    assert report["received"] < 300_000  # the stall really did lose records at ZeroMQ
 
 
 async def test_lossless_mode_loses_nothing_to_a_slow_subscriber(logger: logging.Logger) -> None:
