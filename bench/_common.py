@@ -17,6 +17,7 @@ import platform
 import socket
 import statistics
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +101,9 @@ class CounterProc:
         rcvhwm: int = 1000,
         idle: float = 1.0,
         max_wait: float = 300.0,
+        cpus: frozenset[int] | None = None,
     ) -> CounterProc:
-        """Spawn the counter, connected to ``endpoint``."""
+        """Spawn the counter, connected to ``endpoint``; on *cpus* only, if given."""
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             str(COUNTER_SCRIPT),
@@ -120,6 +122,10 @@ class CounterProc:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
+        if cpus is not None:
+            # Set from here, once it runs: it inherits the affinity of the thread that
+            # spawned it, which --pin gives the logging thread's CPU.
+            os.sched_setaffinity(proc.pid, cpus)
         return cls(proc)
 
     async def _readline(self) -> bytes:
@@ -182,6 +188,57 @@ class CounterProc:
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()
         await reap(proc)
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Where ``run.py --pin`` runs things: the logging thread alone on one CPU, every
+    other thread of the benchmark (ZeroMQ's I/O threads among them) and the counting
+    subscriber on the others.
+
+    On a machine with few CPUs the subscriber, which the benchmark adds, competes with
+    the logging thread for a CPU whenever records flow: the caller's time then counts
+    the scheduler's choices, and a ``NullHandler``, which sends nothing, never pays
+    them. Pinned, the caller's figure is the handler's own cost. Linux only
+    (``os.sched_setaffinity`` on thread ids).
+    """
+
+    caller: frozenset[int]
+    rest: frozenset[int]
+
+    @classmethod
+    def for_this_process(cls) -> Pinning:
+        """The first CPU this process may use for the logging thread, the rest for the
+        others; ValueError if there are fewer than two, or no affinity API."""
+        if not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"):
+            raise ValueError("--pin needs Linux (os.sched_setaffinity and /proc/self/task)")
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < 2:
+            raise ValueError(f"--pin needs at least 2 CPUs; this process may use {len(cpus)}")
+        return cls(frozenset(cpus[:1]), frozenset(cpus[1:]))
+
+    def apply(self) -> None:
+        """Pin the calling thread to :attr:`caller` and every other thread of this
+        process, as it is now, to :attr:`rest`. Called before each measured loop, after
+        the case has made its sockets (and so its threads)."""
+        me = threading.get_native_id()
+        for entry in os.listdir("/proc/self/task"):
+            tid = int(entry)
+            try:
+                os.sched_setaffinity(tid, self.caller if tid == me else self.rest)
+            except ProcessLookupError:
+                continue  # the thread ended meanwhile
+
+    def describe(self) -> str:
+        """The layout in words, for the report."""
+        return (
+            f"logging thread on CPU {_cpu_list(self.caller)}, "
+            f"other threads and the subscriber on {_cpu_list(self.rest)}"
+        )
+
+
+def _cpu_list(cpus: frozenset[int]) -> str:
+    return ",".join(str(cpu) for cpu in sorted(cpus))
 
 
 async def reap(proc: asyncio.subprocess.Process, grace: float = 5.0) -> None:

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/run.py [--n N] [--repeats R] [--cases CASE ...] [--json]
+    python bench/run.py [--n N] [--repeats R] [--cases CASE ...] [--json] [--pin]
 
 Every case runs the same asyncio workload: ``N`` calls of
 ``logger.info("request %d handled in %.3f ms", i, 0.123)`` on a dedicated
@@ -47,6 +47,7 @@ from _common import (
     PROBE_TOPIC,
     CounterProc,
     CounterResult,
+    Pinning,
     environment,
     fmt_num,
     free_tcp_port,
@@ -65,7 +66,6 @@ CALLER_CLOCKS: dict[str, Callable[[], float]] = {
     "wall": time.perf_counter,
     "thread": time.thread_time,
 }
-caller_clock: Callable[[], float] = time.perf_counter
 RAW_FRAMES = [b"INFO", b"request 1 handled in 0.123 ms\n"]
 
 
@@ -80,6 +80,13 @@ class Options:
     sub_rcvhwm: int
     pyzmq_sndhwm: int
     idle: float
+    clock: Callable[[], float] = time.perf_counter  # what times the caller's loops
+    pinning: Pinning | None = None  # --pin: where the threads and the subscriber run
+
+    @property
+    def subscriber_cpus(self) -> frozenset[int] | None:
+        """The CPUs the counting subscriber may use (None: any)."""
+        return None if self.pinning is None else self.pinning.rest
 
 
 @dataclass
@@ -155,14 +162,19 @@ class MemProbe:
         return max(0, tracemalloc.get_traced_memory()[1] - self._base)
 
 
-async def produce_logging(logger: logging.Logger, n: int) -> tuple[float, float, float]:
+async def produce_logging(
+    logger: logging.Logger, n: int, opts: Options
+) -> tuple[float, float, float]:
     """Log ``n`` records in chunks; return (caller seconds, first-call stamp, end stamp).
 
     Only the loops of ``logger.info`` calls are timed (``perf_counter`` around
     each chunk), so the ``sleep(0)`` yields, during which an asyncio handler
-    may do its background work, are not charged to the caller.
+    may do its background work, are not charged to the caller. With ``--pin`` the
+    threads are pinned first: the case has made its sockets, and so its threads.
     """
-    perf = caller_clock
+    if opts.pinning is not None:
+        opts.pinning.apply()
+    perf = opts.clock
     caller = 0.0
     t_first = time.monotonic()
     for start in range(0, n, CHUNK):
@@ -174,9 +186,11 @@ async def produce_logging(logger: logging.Logger, n: int) -> tuple[float, float,
     return caller, t_first, time.monotonic()
 
 
-async def produce_raw(sock: zmq.Socket[bytes], n: int) -> tuple[float, float, float]:
+async def produce_raw(sock: zmq.Socket[bytes], n: int, opts: Options) -> tuple[float, float, float]:
     """Same shape as :func:`produce_logging`, but sends pre-formatted frames."""
-    perf = caller_clock
+    if opts.pinning is not None:
+        opts.pinning.apply()
+    perf = opts.clock
     frames = RAW_FRAMES
     caller = 0.0
     t_first = time.monotonic()
@@ -199,18 +213,18 @@ async def run_null(
     ctx: zmq.Context[zmq.Socket[bytes]], n: int, opts: Options, mem: MemProbe
 ) -> RunResult:
     """``logging.NullHandler``: everything ``logging`` does, then nothing."""
-    return await _log_through(logging.NullHandler(), "zmqlog.bench.null", n, mem)
+    return await _log_through(logging.NullHandler(), "zmqlog.bench.null", n, opts, mem)
 
 
 async def _log_through(
-    handler: logging.Handler, logger_name: str, n: int, mem: MemProbe
+    handler: logging.Handler, logger_name: str, n: int, opts: Options, mem: MemProbe
 ) -> RunResult:
     """Run the workload through *handler* on a fresh logger; time its close()."""
     logger = fresh_logger(logger_name)
     logger.addHandler(handler)
     try:
         mem.start()
-        caller, t_first, t_end = await produce_logging(logger, n)
+        caller, t_first, t_end = await produce_logging(logger, n, opts)
         t0 = time.perf_counter()
         handler.close()
         close_s = time.perf_counter() - t0
@@ -238,7 +252,11 @@ async def _with_pub_socket(
     try:
         port = sock.bind_to_random_port("tcp://127.0.0.1")
         counter = await CounterProc.start(
-            f"tcp://127.0.0.1:{port}", expect=n, rcvhwm=opts.sub_rcvhwm, idle=opts.idle
+            f"tcp://127.0.0.1:{port}",
+            expect=n,
+            rcvhwm=opts.sub_rcvhwm,
+            idle=opts.idle,
+            cpus=opts.subscriber_cpus,
         )
         await counter.wait_probe(lambda: sock.send_multipart([PROBE_TOPIC, b""]))
         result = await body(sock)
@@ -259,7 +277,7 @@ async def run_pyzmq(
     """
 
     async def body(sock: zmq.Socket[bytes]) -> RunResult:
-        return await _log_through(PUBHandler(sock), "zmqlog.bench.pyzmq", n, mem)
+        return await _log_through(PUBHandler(sock), "zmqlog.bench.pyzmq", n, opts, mem)
 
     return await _with_pub_socket(ctx, n, opts, body)
 
@@ -288,7 +306,7 @@ async def run_queue_pyzmq(
         stopped = False
         try:
             mem.start()
-            caller, t_first, t_end = await produce_logging(logger, n)
+            caller, t_first, t_end = await produce_logging(logger, n, opts)
             t0 = time.perf_counter()
             listener.stop()
             stopped = True
@@ -312,7 +330,7 @@ async def run_raw(
 
     async def body(sock: zmq.Socket[bytes]) -> RunResult:
         mem.start()
-        caller, t_first, t_end = await produce_raw(sock, n)
+        caller, t_first, t_end = await produce_raw(sock, n, opts)
         peak = mem.stop()
         return RunResult(n, caller, t_first, t_end, None, peak_mem_bytes=peak)
 
@@ -344,11 +362,15 @@ def _zmqlog_runner(
         try:
             async with pub:
                 counter = await CounterProc.start(
-                    endpoint, expect=n, rcvhwm=opts.sub_rcvhwm, idle=opts.idle
+                    endpoint,
+                    expect=n,
+                    rcvhwm=opts.sub_rcvhwm,
+                    idle=opts.idle,
+                    cpus=opts.subscriber_cpus,
                 )
                 await pub.wait_for_subscribers(1, timeout=10.0)
                 mem.start()
-                caller, t_first, t_end = await produce_logging(logger, n)
+                caller, t_first, t_end = await produce_logging(logger, n, opts)
                 t_close = time.perf_counter()
             close_s = time.perf_counter() - t_close
             peak = mem.stop()
@@ -431,7 +453,13 @@ async def benchmark(args: argparse.Namespace) -> list[CaseReport]:
         "zmqlog-text": _zmqlog_runner(module, reason, None),
         "zmqlog-json": _zmqlog_runner(module, reason, "json"),
     }
-    opts = Options(sub_rcvhwm=args.sub_rcvhwm, pyzmq_sndhwm=args.pyzmq_sndhwm, idle=args.idle)
+    opts = Options(
+        sub_rcvhwm=args.sub_rcvhwm,
+        pyzmq_sndhwm=args.pyzmq_sndhwm,
+        idle=args.idle,
+        clock=CALLER_CLOCKS[args.caller_clock],
+        pinning=args.pinning,
+    )
     names: list[str] = list(dict.fromkeys(args.cases))
     reports = {name: CaseReport(name) for name in names}
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -484,6 +512,7 @@ def render_table(reports: list[CaseReport], args: argparse.Namespace) -> str:
         f"N={args.n} records/run, repeats={args.repeats} (medians), chunk={CHUNK}, "
         f"subscriber RCVHWM={args.sub_rcvhwm}, pyzmq/raw PUB SNDHWM={args.pyzmq_sndhwm}, "
         f"caller clock: {args.caller_clock}",
+        "pinned: " + ("no" if args.pinning is None else args.pinning.describe()),
         header,
         "-" * len(header),
     ]
@@ -536,6 +565,9 @@ def render_json(reports: list[CaseReport], args: argparse.Namespace) -> str:
             "idle_s": args.idle,
             "memory_pass": args.memory,
             "caller_clock": args.caller_clock,
+            "pinning": None
+            if args.pinning is None
+            else {"caller": sorted(args.pinning.caller), "rest": sorted(args.pinning.rest)},
         },
         "environment": environment(module),
         "cases": {},
@@ -611,17 +643,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="what times the logging calls: the clock (wall, the default) or the logging "
         "thread's CPU time (thread), which leaves out the time it was not running",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="run the logging thread alone on one CPU, and every other thread and the "
+        "subscriber on the others (Linux, 2 CPUs or more), so that the caller's time is "
+        "the handler's and not the scheduler's",
+    )
     args = parser.parse_args(argv)
     if args.n < 1 or args.repeats < 1 or args.warmup < 0:
         parser.error("--n and --repeats must be >= 1, --warmup >= 0")
+    args.pinning = None
+    if args.pin:
+        try:
+            args.pinning = Pinning.for_this_process()
+        except ValueError as exc:
+            parser.error(str(exc))
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit status 1 if any case errored (skips are fine)."""
-    global caller_clock
     args = parse_args(argv)
-    caller_clock = CALLER_CLOCKS[args.caller_clock]
     reports = asyncio.run(benchmark(args))
     print(render_json(reports, args) if args.json else render_table(reports, args))
     return 1 if any(r.status == "error" for r in reports) else 0

@@ -8,6 +8,7 @@ performance regressions, which need a quiet machine and ``bench/README.md``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -89,6 +90,77 @@ def test_publisher_benchmark_can_time_the_caller_by_its_cpu_time() -> None:
     data = json.loads(proc.stdout)
     assert data["config"]["caller_clock"] == "thread"
     assert data["cases"]["null"]["median"]["caller_ns"] > 0
+
+
+_TWO_CPUS = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="--pin needs Linux and at least 2 CPUs",
+)
+
+# Run in a child, so that the pinning does not outlive the test: a thread started
+# before apply() and the thread calling it, each with the CPUs it may use after.
+_PIN_PROBE = """
+import json, os, sys, threading
+sys.path.insert(0, sys.argv[1])
+from _common import Pinning
+pinning = Pinning.for_this_process()
+ready, done = threading.Event(), threading.Event()
+ids = []
+def other():
+    ids.append(threading.get_native_id())
+    ready.set()
+    done.wait(10)
+thread = threading.Thread(target=other)
+thread.start()
+ready.wait(10)
+pinning.apply()
+print(json.dumps({
+    "caller": sorted(pinning.caller), "rest": sorted(pinning.rest),
+    "main_now": sorted(os.sched_getaffinity(0)),
+    "other_now": sorted(os.sched_getaffinity(ids[0])),
+}))
+done.set()
+thread.join()
+"""
+
+
+@_TWO_CPUS
+@pytest.mark.timeout(20)
+def test_pinning_puts_the_logging_thread_alone_on_its_cpu() -> None:
+    """``Pinning.apply()`` leaves the calling thread one CPU and moves every other
+    thread of the process to the rest."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PIN_PROBE, str(BENCH)],
+        capture_output=True,
+        text=True,
+        timeout=18,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = json.loads(proc.stdout)
+    assert len(seen["caller"]) == 1
+    assert seen["rest"]
+    assert not set(seen["rest"]) & set(seen["caller"])
+    assert seen["main_now"] == seen["caller"]
+    assert seen["other_now"] == seen["rest"]
+
+
+@_TWO_CPUS
+@pytest.mark.timeout(20)
+def test_publisher_benchmark_pins_when_asked() -> None:
+    """``--pin`` runs every case, and reports the layout it used."""
+    proc = _run(
+        "run.py",
+        *("--n", "1000", "--repeats", "1", "--idle", "0.3", "--no-memory"),
+        *("--cases", "null", "raw", "--pin", "--json"),
+        timeout=18,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    cpus = sorted(os.sched_getaffinity(0))
+    assert data["config"]["pinning"] == {"caller": cpus[:1], "rest": cpus[1:]}
+    assert data["cases"]["raw"]["status"] == "ok", data["cases"]["raw"]
+    assert data["cases"]["raw"]["median"]["delivered_fraction"] is not None
 
 
 @pytest.mark.timeout(20)
