@@ -110,9 +110,9 @@ async def _child(case: str, mode: str, n: int) -> None:
         sock.close(linger=0)
 
 
-def _instructions(case: str, mode: str, n: int) -> int:
-    """What one run of the child logging *n* records executed, in instructions."""
-    proc = subprocess.run(
+def _start(case: str, mode: str, n: int) -> subprocess.Popen[str]:
+    """Start one run of the child logging *n* records under callgrind."""
+    return subprocess.Popen(
         [
             "valgrind",
             "--tool=callgrind",
@@ -124,20 +124,38 @@ def _instructions(case: str, mode: str, n: int) -> int:
             mode,
             str(n),
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
-        check=False,
     )
-    found = _COLLECTED.search(proc.stderr)
+
+
+def _instructions(proc: subprocess.Popen[str], what: str) -> int:
+    """What the run *proc* (described by *what*) executed, in instructions."""
+    try:
+        _, stderr = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    found = _COLLECTED.search(stderr)
     if proc.returncode != 0 or found is None:
-        raise RuntimeError(f"{case} {mode} n={n}: {proc.stderr.strip()[-500:]}")
+        raise RuntimeError(f"{what}: {stderr.strip()[-500:]}")
     return int(found.group(1))
 
 
 def per_record(case: str, mode: str, n: int) -> float:
-    """Instructions one more record costs: the run with *n* records less the run with none."""
-    return (_instructions(case, mode, n) - _instructions(case, mode, 0)) / n
+    """Instructions one more record costs: the run with *n* records less the run with none.
+
+    The two runs go at once: callgrind counts instructions, which another process on
+    the machine does not change, and on two CPUs they take half the time.
+    """
+    full, empty = _start(case, mode, n), _start(case, mode, 0)
+    try:
+        logged = _instructions(full, f"{case} {mode} n={n}")
+    finally:
+        base = _instructions(empty, f"{case} {mode} n=0")
+    return (logged - base) / n
 
 
 def main(argv: list[str] | None = None) -> int:
