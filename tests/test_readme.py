@@ -503,6 +503,9 @@ BLOCKS: dict[tuple[str, str], Runner] = {
     ("bash", ".venv/bin/python bench/run.py --n 200000 --repeats 5"): skip(
         "a benchmark run of minutes; tests/test_bench_smoke.py runs the benchmarks small"
     ),
+    ("bash", ".venv/bin/python bench/run.py --n 200000 --repeats 5 --pin"): skip(
+        "a benchmark run of minutes; tests/test_bench_smoke.py runs run.py --pin small"
+    ),
     (
         "bash",
         ".venv/bin/python bench/compare.py --baseline cfcb1ed --n 200000 --repeats 5 "
