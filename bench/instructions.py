@@ -6,8 +6,8 @@ Usage::
 
 Wall-clock figures on a shared 2-vCPU machine move by 10-50% between runs; the number
 of instructions a process executes does not. Each measurement runs a small program
-under ``valgrind --tool=callgrind`` twice, once logging ``--n`` records and once
-logging none, with the same set-up and warm-up (200 records), and reports the
+under ``valgrind --tool=callgrind`` twice at once, one logging ``--n`` records and
+one logging none, with the same set-up and warm-up (200 records), and reports the
 difference divided by ``--n``: what one more record costs, start-up excluded.
 
 Modes:
