@@ -17,7 +17,6 @@ import ast
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -28,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_tcp_port
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -70,9 +71,9 @@ class Ports:
 
     def _free(self, readme_port: str) -> int:
         if readme_port not in self._ports:
-            with socket.socket() as probe:
-                probe.bind(("127.0.0.1", 0))
-                self._ports[readme_port] = probe.getsockname()[1]
+            # Not from the ephemeral range: a subscriber that connects before the
+            # publisher binds must not be able to take the port (see tests/ports.py).
+            self._ports[readme_port] = free_tcp_port()
         return self._ports[readme_port]
 
     def __call__(self, text: str) -> str:

@@ -21,7 +21,8 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from tests.rsyslogd import ZMQ_ENV, Rsyslogd, free_tcp_port, require_rsyslogd, running_rsyslogd
+from tests.ports import free_tcp_port
+from tests.rsyslogd import ZMQ_ENV, Rsyslogd, require_rsyslogd, running_rsyslogd
 from zmqlog import LogMessage, LogPublisher, LogSubscriber, generate_keypair, wire
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket as stdlib_socket
 
 import pytest
 import zmq
 
 from tests.attack._helpers import TCP, receive_all, subscriber_of, wait_until
+from tests.ports import free_tcp_port
 from zmqlog import AsyncPUBHandler, ClosedResourceError
 
 
@@ -54,17 +54,11 @@ def test_close_on_the_loop_thread_then_the_loop_stops_still_closes_the_socket(
     handler.close()  # and a second close() must not be what it takes
 
 
-def _free_port() -> int:
-    with stdlib_socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_a_handler_replaced_inside_a_coroutine_frees_its_endpoint(logger: logging.Logger) -> None:
     """``logging.config.dictConfig()`` called from a coroutine (a configuration reload)
     closes the old handler and binds the new one on the same endpoint, synchronously:
     the endpoint must be free by then, as it is when this runs off the loop."""
-    endpoint = f"tcp://127.0.0.1:{_free_port()}"
+    endpoint = f"tcp://127.0.0.1:{free_tcp_port()}"
     old = AsyncPUBHandler(endpoint)
     logger.addHandler(old)
     made: list[AsyncPUBHandler] = []
