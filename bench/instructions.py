@@ -9,6 +9,10 @@ of instructions a process executes does not. Each measurement runs a small progr
 under ``valgrind --tool=callgrind`` twice at once, one logging ``--n`` records and
 one logging none, with the same set-up and warm-up (200 records), and reports the
 difference divided by ``--n``: what one more record costs, start-up excluded.
+Start-up and warm-up run without instrumentation (``--instr-atstart=no``, about five
+times faster than counting them): each child says when it is warm, and
+``callgrind_control -i on`` starts the count, so a run takes seconds, not minutes,
+more than its records.
 
 Modes:
 
@@ -53,6 +57,7 @@ CASES = ("null", "pyzmq", "zmqlog-text", "zmqlog-json")
 MODES = ("caller", "whole")
 WARMUP = 200
 _COLLECTED = re.compile(r"Collected : (\d+)")
+_READY = "warm"  # what a child prints when counting may start
 
 
 def _log(logger: Any, start: int, stop: int) -> None:
@@ -97,6 +102,9 @@ async def _child(case: str, mode: str, n: int) -> None:
         await publisher.__aenter__()
     _log(logger, 0, WARMUP)  # the same in both runs: the paths are warm when counting starts
     await asyncio.sleep(0.05)
+    # Counting starts here: the parent turns instrumentation on, then lets us go on.
+    print(_READY, flush=True)
+    sys.stdin.readline()
     if mode == "caller":
         _log(logger, 0, n)
         sys.stdout.flush()
@@ -117,6 +125,7 @@ def _start(case: str, mode: str, n: int) -> subprocess.Popen[str]:
             "valgrind",
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
+            "--instr-atstart=no",  # counted from _count_from_here() on
             sys.executable,
             str(Path(__file__).resolve()),
             "--child",
@@ -124,10 +133,33 @@ def _start(case: str, mode: str, n: int) -> subprocess.Popen[str]:
             mode,
             str(n),
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _count_from_here(proc: subprocess.Popen[str], what: str) -> None:
+    """Wait until the run *proc* is warm, turn its instrumentation on, and let it go on."""
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    line = proc.stdout.readline()  # start-up is uninstrumented: seconds
+    if line.strip() != _READY:
+        proc.kill()
+        _, stderr = proc.communicate()
+        raise RuntimeError(f"{what}: did not start: {stderr.strip()[-500:]}")
+    control = subprocess.run(
+        ["callgrind_control", "--instr=on", str(proc.pid)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if control.returncode != 0:
+        raise RuntimeError(f"{what}: callgrind_control failed: {control.stderr.strip()[-500:]}")
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
 
 
 def _instructions(proc: subprocess.Popen[str], what: str) -> int:
@@ -152,6 +184,15 @@ def per_record(case: str, mode: str, n: int) -> float:
     """
     full, empty = _start(case, mode, n), _start(case, mode, 0)
     try:
+        _count_from_here(full, f"{case} {mode} n={n}")
+        _count_from_here(empty, f"{case} {mode} n=0")
+    except BaseException:
+        for proc in (full, empty):
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        raise
+    try:
         logged = _instructions(full, f"{case} {mode} n={n}")
     finally:
         base = _instructions(empty, f"{case} {mode} n=0")
@@ -172,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.n < 1:
         parser.error("--n must be at least 1")
-    if shutil.which("valgrind") is None:
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("skipped: valgrind is not installed (apt-get install valgrind)")
         return 0
     zmqlog, _ = load_zmqlog()
