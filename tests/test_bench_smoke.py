@@ -207,7 +207,10 @@ def test_json_libs_benchmark_reports_every_library() -> None:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind is not installed")
+@pytest.mark.skipif(
+    shutil.which("valgrind") is None or shutil.which("callgrind_control") is None,
+    reason="valgrind (with callgrind_control) is not installed",
+)
 def test_instructions_benchmark_counts_a_record() -> None:
     """Two runs of one case under callgrind; a record costs a positive count."""
     proc = _run(
