@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import tracemalloc
+from typing import Protocol
 
 import anyio
 import pytest
@@ -156,35 +157,90 @@ def test_a_root_topic_set_before_every_record_keeps_a_full_queue_small(
     assert grown < 100_000  # settings kept for 5,000 dropped records would be megabytes
 
 
+class _LockLike(Protocol):
+    """What _SignalsWhenTaken needs of the lock it stands in for."""
+
+    def acquire(self, blocking: bool = ..., timeout: float = ...) -> bool: ...
+    def release(self) -> None: ...
+
+
+class _SignalsWhenTaken:
+    """Stands in for the queue's counter lock: each *every*-th time it is taken (not
+    from inside itself), it raises *signum* while held, so that the signal handler runs
+    inside the queue's bookkeeping. Waits at most *wait* seconds for the real lock, and
+    counts the waits that ran out (a lock that would have deadlocked) in ``stuck``."""
+
+    def __init__(self, lock: _LockLike, signum: int, every: int, wait: float = 2.0) -> None:
+        self._lock = lock
+        self._signum = signum
+        self._every = every
+        self._wait = wait
+        self._taken: list[bool] = []  # per nested entry: whether the real lock was taken
+        self.entries = 0
+        self.stuck = 0
+
+    @property
+    def held(self) -> bool:
+        """Whether the calling thread is inside the lock right now."""
+        return any(self._taken)
+
+    def __enter__(self) -> None:
+        taken = self._lock.acquire(True, self._wait)
+        self.stuck += not taken
+        self._taken.append(taken)
+        if len(self._taken) == 1:
+            self.entries += 1
+            if self.entries % self._every == 0 and not self.stuck:
+                signal.raise_signal(self._signum)  # its Python handler runs before this returns
+
+    def __exit__(self, *exc: object) -> None:
+        if self._taken.pop():
+            self._lock.release()
+
+
 @pytest.mark.timeout(30, method="thread")  # a deadlock blocks signals: end the run instead
 def test_a_signal_handler_that_logs_never_deadlocks_the_handler(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
 ) -> None:
     """Logging from a signal handler, which interrupts the main thread anywhere (even
-    inside the handler's own bookkeeping), never waits forever (pytest-timeout guards)."""
+    inside the handler's own bookkeeping), never waits forever.
+
+    The signal is raised while the main thread holds the queue's counter lock, counting
+    a record the full drop_oldest queue drops; the handler logs two records, the second
+    of which drops another and takes that lock again on the same thread. (A SIGPROF timer every
+    0.5 ms, as this test had before, never once landed inside the lock in runs of ~200
+    ticks, and the test passed with the lock made non-reentrant, the deadlock it exists
+    for.) The stand-in lock waits at most 2 s for the real one, so a lock that is not
+    re-entrant fails the test instead of hanging it.
+    """
     handler = AsyncPUBHandler(ENDPOINT, context, max_queue=4, overflow="drop_oldest")
     logger.addHandler(handler)
-    ticks = 0
+    queue = handler._queue
+    lock = _SignalsWhenTaken(queue._lock, signal.SIGPROF, every=10)
+    ticks = inside = 0
 
     def log_a_tick(signum: int, frame: object) -> None:
-        nonlocal ticks
+        nonlocal ticks, inside
         ticks += 1
-        logger.info("tick")
+        inside += lock.held
+        logger.info("tick")  # into the place the drop being counted made
+        logger.info("tick")  # drops one more: the lock again
 
     previous = signal.signal(signal.SIGPROF, log_a_tick)
-    signal.setitimer(signal.ITIMER_PROF, 0.0005, 0.0005)
+    queue._lock = lock  # type: ignore[assignment]
     try:
         with held_drain(handler):  # every record is queued or dropped, none sent
-            for i in range(30_000):
+            for i in range(2_000):
                 handler.root_topic = f"t{i % 7}"
                 logger.info("%d", i)
-            signal.setitimer(signal.ITIMER_PROF, 0)
             stats = handler.stats
     finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
+        queue._lock = lock._lock  # type: ignore[assignment]
         signal.signal(signal.SIGPROF, previous)
-    assert ticks > 0
-    assert stats.queued + stats.dropped == 30_000 + ticks
+    assert lock.stuck == 0, f"{lock.stuck} signal handler(s) waited for a lock their thread held"
+    assert ticks > 100
+    assert inside == ticks  # each signal landed inside the queue's bookkeeping
+    assert stats.queued + stats.dropped == 2_000 + 2 * ticks
 
 
 def test_emit_after_close_is_counted_as_dropped(
