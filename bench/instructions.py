@@ -11,7 +11,7 @@ one logging none, with the same set-up and warm-up (200 records), and reports th
 difference divided by ``--n``: what one more record costs, start-up excluded.
 Start-up and warm-up run without instrumentation (``--instr-atstart=no``, about five
 times faster than counting them): each child says when it is warm, and
-``callgrind_control -i on`` starts the count, so a run takes seconds, not minutes,
+``callgrind_control --instr=on`` starts the count, so a run takes seconds, not minutes,
 more than its records.
 
 Modes:
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1:
         parser.error("--n must be at least 1")
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        print("skipped: valgrind is not installed (apt-get install valgrind)")
+        print("skipped: valgrind (callgrind_control) is not installed (apt-get install valgrind)")
         return 0
     zmqlog, _ = load_zmqlog()
     results: dict[str, dict[str, float | None]] = {}
