@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
@@ -36,43 +37,46 @@ def run_tail_on(messages: Sequence[Sequence[bytes]], *args: str) -> tuple[int, b
     The frames come from a raw XPUB socket on a free loopback port. The tail is told
     to show one message more than it is sent; sentinels, sent until it exits, make up
     for the messages it rightly drops as invalid: at once as many as it could have
-    dropped, then one at a time.
+    dropped, then one at a time. Its output goes to files, not pipes: a tail that
+    wrote more than a pipe holds (64 KiB) before anyone read it would never exit.
     """
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     proc: subprocess.Popen[bytes] | None = None
-    try:
-        sock = ctx.socket(zmq.XPUB)
-        port = sock.bind_to_random_port("tcp://127.0.0.1")
-        proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "zmqlog", "tail", f"tcp://127.0.0.1:{port}"),
-                *("--count", str(len(messages) + 1), *args),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "NO_COLOR": ""},
-        )
-        assert sock.poll(20_000), "the tail did not subscribe within 20 s"
-        assert sock.recv() == b"\x01"  # subscribed to everything
-        for frames in messages:
-            sock.send_multipart(list(frames))
-        for _ in range(len(messages) + 1):
-            sock.send_multipart(SENTINEL)
-        deadline = time.monotonic() + 20
-        while proc.poll() is None:
-            assert time.monotonic() < deadline, "the tail did not exit within 20 s"
-            sock.send_multipart(SENTINEL)
-            try:
-                proc.wait(timeout=0.05)
-            except subprocess.TimeoutExpired:
-                pass
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        ctx.destroy(linger=0)
-    return proc.returncode, out, err.decode("utf-8", "replace")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            sock = ctx.socket(zmq.XPUB)
+            port = sock.bind_to_random_port("tcp://127.0.0.1")
+            proc = subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "zmqlog", "tail", f"tcp://127.0.0.1:{port}"),
+                    *("--count", str(len(messages) + 1), *args),
+                ],
+                stdout=out,
+                stderr=err,
+                env={**os.environ, "NO_COLOR": ""},
+            )
+            assert sock.poll(20_000), "the tail did not subscribe within 20 s"
+            assert sock.recv() == b"\x01"  # subscribed to everything
+            for frames in messages:
+                sock.send_multipart(list(frames))
+            for _ in range(len(messages) + 1):
+                sock.send_multipart(SENTINEL)
+            deadline = time.monotonic() + 20
+            while proc.poll() is None:
+                assert time.monotonic() < deadline, "the tail did not exit within 20 s"
+                sock.send_multipart(SENTINEL)
+                try:
+                    proc.wait(timeout=0.05)
+                except subprocess.TimeoutExpired:
+                    pass
+        finally:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            ctx.destroy(linger=0)
+        out.seek(0)
+        err.seek(0)
+        return proc.returncode, out.read(), err.read().decode("utf-8", "replace")
 
 
 def json_record(message: str, exc_text: str | None = None, **extra: object) -> list[bytes]:
