@@ -79,6 +79,30 @@ def test_a_handler_replaced_inside_a_coroutine_frees_its_endpoint(logger: loggin
     assert len(made) == 1
 
 
+def test_a_closed_handler_has_freed_its_endpoint_when_close_returns(
+    context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
+) -> None:
+    """ZeroMQ closes a socket's listener on a thread of its own, after the socket's
+    close() returned; a handler's close() waits for it. With a context of the caller's,
+    which close() does not terminate, nothing else waits: a handler made at once on the
+    same endpoint binds it, every time, and its subscriber hears it. (Without the
+    wait, 30 handlers in a row never all bound it.)"""
+    endpoint = f"tcp://127.0.0.1:{free_tcp_port()}"
+    for _ in range(30):
+        AsyncPUBHandler(endpoint, context=context).close()  # binds, then frees it
+    handler = AsyncPUBHandler(endpoint, context=context)
+    sub = subscriber_of(context, handler)
+    logger.addHandler(handler)
+    try:
+        logger.info("heard")
+        handler.flush()
+        assert receive_all(sub, quiet_ms=200) == [[b"INFO", b"heard\n"]]
+    finally:
+        logger.removeHandler(handler)
+        sub.close(linger=0)
+        handler.close()
+
+
 def test_a_stop_handler_that_closes_then_stops_the_loop_closes_the_socket(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
 ) -> None:
