@@ -91,16 +91,14 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *
 
 
 def _wait_closed(monitor: zmq.Socket[bytes]) -> None:
-    """Wait, at most _UNBIND_WAIT_MS, for the listener's EVENT_CLOSED on *monitor*,
-    then close it. (A bound socket reports that event for its listener only: its
-    connections report theirs as EVENT_DISCONNECTED.)"""
+    """Wait, at most _UNBIND_WAIT_MS, for the listener's EVENT_CLOSED on *monitor*.
+    (A bound socket reports that event for its listener only: its connections report
+    theirs as EVENT_DISCONNECTED.)"""
     try:
         if monitor.poll(_UNBIND_WAIT_MS):
             monitor.recv_multipart()
     except zmq.ZMQError:
         pass
-    finally:
-        monitor.close(linger=0)
 
 
 class _Recipe:
@@ -429,13 +427,18 @@ class PublisherSocket:
                 linger = max(linger, int((until - time.monotonic()) * 1000))
             listener = self._watch_listener() if self._listens else None
             try:
-                self.socket.close(linger=linger)
-            except zmq.ZMQError:
+                try:
+                    self.socket.close(linger=linger)
+                except zmq.ZMQError:
+                    pass  # no listener closes: nothing to wait for
+                else:
+                    if listener is not None:
+                        _wait_closed(listener)
+            finally:
+                # Closed whatever happens: a monitor left open would make the
+                # context's term() wait for good.
                 if listener is not None:
-                    listener.close(linger=0)  # no event will come
-                    listener = None
-            if listener is not None:
-                _wait_closed(listener)
+                    listener.close(linger=0)
         self._security.release()
 
     def _watch_listener(self) -> zmq.Socket[bytes] | None:
