@@ -19,7 +19,10 @@ before this file found it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
+import math
 import random
 import signal
 import sys
@@ -44,7 +47,7 @@ from tests.attack._helpers import (
 )
 from tests.conftest import held_drain
 from tests.probing import WAIT_S, bounded
-from zmqlog import AsyncPUBHandler, wire
+from zmqlog import AsyncPUBHandler, _runners, wire
 from zmqlog._drain import pyzmq_send
 from zmqlog._render import _shrunk
 from zmqlog.wire import _json
@@ -499,49 +502,184 @@ def test_many_threads_logging_json_without_a_loop_publish_every_payload_whole(
         xpub.close(linger=0)
 
 
+class _Sends:
+    """Stands in for the drain's two sends, pyzmq's (the loop task's) and
+    ``THREAD_SEND`` (flush()'s, the GIL-keeping one where there is one): notes which
+    thread sent each message and by which send, and cues a waiting thread when a given
+    thread is about to send a frame."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+        """Each message's last frame taken, in order: the sending thread, and the send."""
+        self.cue: threading.Event | None = None
+        """Set, once, when :attr:`cue_from` next sends a frame (then forgotten)."""
+        self.cue_from: int | None = None
+
+    def wrap(self, send: Send, name: str) -> Send:
+        """*send*, noting each message it sends as *name*."""
+
+        def noted(sock: zmq.Socket[Any], frame: bytes | bytearray, flags: int) -> None:
+            me = threading.get_ident()
+            cue = self.cue
+            if cue is not None and me == self.cue_from:
+                # The round goes on: with a topic, the payload (the writer's buffer,
+                # written already) is sent next.
+                self.cue = None
+                cue.set()
+            send(sock, frame, flags)
+            if not flags & zmq.SNDMORE:
+                self.sent.append((me, name))
+
+        return noted
+
+
+def _unsent(handler: AsyncPUBHandler, recorded: _Recorded) -> int:
+    """How many of the records logged so far the handler has not yet sent, read without
+    taking the drain: ``handler.stats`` would wait for a round in progress to end, and
+    so hide a flush() that returned before that round had sent its records."""
+    return len(recorded.records) - handler._queue.sent
+
+
+def _hand_overs(senders: list[int]) -> int:
+    """How many messages in *senders* a thread sent after a message of another's."""
+    return sum(a != b for a, b in itertools.pairwise(senders))
+
+
+# Turns of the test below, and the records each side logs in a turn: the loop's batch
+# (whose round the flusher cuts into), then the flusher's two (one logged while that
+# round runs, one while the loop is held).
+_TURNS = 30
+_LOOP_BATCH = 8
+_FLUSHER_BATCH = 4
+
+
 @pytest.mark.timeout(20)
 async def test_flush_from_another_thread_while_the_loop_drains_json(
-    context: Context, logger: logging.Logger, tmp_path: Path
+    context: Context, logger: logging.Logger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A thread that logs and calls flush() over and over (the GIL-keeping send) while
-    the loop task drains the loop's records (pyzmq's send of the buffer itself): each
-    payload is encode_json's for its record at its seq, contiguous."""
+    """The loop task's rounds (pyzmq's send of the writer's buffer itself) and flush()
+    on another thread (the GIL-keeping send, which copies it) take turns with the one
+    buffer, 30 times: each payload is encode_json's for its record at its seq,
+    contiguous; each side's records arrive in order; every record is counted; and each
+    flush() returns once what was logged before it is sent.
+
+    A turn: the loop logs a batch and lets its task drain it. As that round sends its
+    first frame (pyzmq's send lets go of the GIL there), the flusher logs a batch and
+    calls flush(), which must wait for the round to end. Then the loop holds itself,
+    so that its task cannot take them, while the flusher logs another batch and its
+    flush() sends it. Every turn, then, starts with the loop task sending and ends with
+    the flusher sending: the test counts both, and the hand-overs, from the sends.
+
+    (Left to chance, as this test was first written, flush() sent the loop's records
+    too and the loop task's rounds rarely sent any: 1 round in 40 that sent something,
+    the sending handed over between the threads 0 to 3 times a run.)
+    """
+    sends = _Sends()
+    monkeypatch.setattr(_runners, "pyzmq_send", sends.wrap(_runners.pyzmq_send, "pyzmq"))
+    monkeypatch.setattr(_runners, "THREAD_SEND", sends.wrap(_runners.THREAD_SEND, "thread"))
+    # These records are slow to render (thousands of digits): left alone, the loop task
+    # would take its rounds for a convoy and switch to the GIL-keeping send.
+    monkeypatch.setattr(_runners, "_CONVOY", math.inf)
     xpub, sub = _seen_xpub(context, f"ipc://{tmp_path}/json-flush.sock")
     handler = AsyncPUBHandler(xpub, wire_format="json", max_payload=LIMIT)
     recorded = _Recorded()
     handler.addFilter(recorded)
     logger.addHandler(handler)
-    stop = threading.Event()
+    loop = asyncio.get_running_loop()
+    cue = threading.Event()  # the loop task's round is sending
+    cut_in = asyncio.Event()  # the flusher's flush() during that round has returned
+    held = threading.Event()  # the loop holds itself
+    released = threading.Event()  # the flusher's turn is over
+    quitting = threading.Event()
+    failures: list[BaseException] = []
+    unsent: list[int] = []  # records not yet sent as each flush() returned
+    loop_thread = threading.get_ident()
+    cut_into = 0  # flushes called while the loop task's round held the drain
     flushed = 0
 
-    def flusher() -> None:
+    def log_batch(shapes: Iterator[tuple[int, str]]) -> None:
         nonlocal flushed
-        shapes = random.Random(3).choices(_SHAPES, k=10_000)
-        while not stop.is_set() and flushed < len(shapes):
-            digits, text = shapes[flushed]
+        for _ in range(_FLUSHER_BATCH):
+            digits, text = next(shapes)
             logger.info(FMT, *_args(digits, text, f"flusher{flushed}"))
-            handler.flush()
             flushed += 1
 
-    thread = threading.Thread(target=flusher)
+    def flush() -> None:
+        handler.flush()
+        unsent.append(_unsent(handler, recorded))
+
+    def flusher() -> None:
+        nonlocal cut_into
+        shapes = iter(random.Random(3).choices(_SHAPES, k=2 * _FLUSHER_BATCH * _TURNS))
+        try:
+            for _ in range(_TURNS):
+                if not cue.wait(WAIT_S) or quitting.is_set():
+                    return
+                cue.clear()
+                log_batch(shapes)
+                cut_into += handler._drain.owner == loop_thread  # the round goes on
+                flush()  # waits for the loop task's round, which holds the drain
+                loop.call_soon_threadsafe(cut_in.set)
+                if not held.wait(WAIT_S) or quitting.is_set():
+                    return
+                held.clear()
+                log_batch(shapes)
+                flush()  # the drain is idle: this thread's round sends them
+                released.set()
+        except BaseException as error:  # reported by the test, not lost with the thread
+            failures.append(error)
+        finally:
+            released.set()  # whatever happened, the loop waits no more
+            with contextlib.suppress(RuntimeError):  # the loop closed: the test is over
+                loop.call_soon_threadsafe(cut_in.set)
+
+    thread = threading.Thread(target=flusher, name="flusher")
     try:
         thread.start()
-        shapes = random.Random(5).choices(_SHAPES, k=600)
-        for i, (digits, text) in enumerate(shapes):
-            logger.info(FMT, *_args(digits, text, f"loop{i}"))
-            if i % 10 == 9:
-                await asyncio.sleep(0)
-        stop.set()
+        shapes = iter(random.Random(5).choices(_SHAPES, k=_LOOP_BATCH * _TURNS))
+        logged = 0
+        for turn in range(_TURNS):
+            cut_in.clear()
+            sends.cue, sends.cue_from = cue, loop_thread
+            for _ in range(_LOOP_BATCH):
+                digits, text = next(shapes)
+                logger.info(FMT, *_args(digits, text, f"loop{logged}"))
+                logged += 1
+            try:
+                await asyncio.wait_for(cut_in.wait(), WAIT_S)  # the loop task drains
+            except asyncio.TimeoutError:
+                pytest.fail(f"turn {turn}: the loop task sent nothing, or flush() hung")
+            held.set()
+            assert released.wait(WAIT_S), f"turn {turn}: the flusher's flush() hung"
+            released.clear()
+            assert not failures, failures
         await asyncio.to_thread(thread.join, WAIT_S)
-        await asyncio.to_thread(handler.flush)
-        total = len(shapes) + flushed
-        assert flushed > 0
+        assert not thread.is_alive()
+        assert flushed == 2 * _FLUSHER_BATCH * _TURNS
+        total = logged + flushed
         tags = await asyncio.to_thread(_check_by_tag, handler, sub, recorded, total)
-        assert _order(tags, "loop") == list(range(len(shapes)))
+        assert _order(tags, "loop") == list(range(logged))
         assert _order(tags, "flusher") == list(range(flushed))
         assert handler.stats == (0, total, 0, 0)
+        assert unsent == [0] * (2 * _TURNS)  # each flush() waited for the round to end
+        # The flusher's first flush() of a turn was called, mostly, while the loop
+        # task's round held the drain. Each thread sent by its own send: the loop task
+        # at least its own records, the flusher at least those logged while the loop
+        # was held; and the sending went from one to the other twice a turn.
+        assert cut_into >= _TURNS // 2, cut_into
+        assert len(sends.sent) == total
+        by_loop = sends.sent.count((loop_thread, "pyzmq"))
+        by_flusher = sends.sent.count((thread.ident or 0, "thread"))
+        hand_overs = _hand_overs([ident for ident, _ in sends.sent])
+        counts = f"loop {by_loop}, flusher {by_flusher}, hand-overs {hand_overs}"
+        assert by_loop + by_flusher == total, counts
+        assert by_loop >= _TURNS * _LOOP_BATCH, counts
+        assert by_flusher >= _TURNS * _FLUSHER_BATCH, counts
+        assert hand_overs >= 2 * _TURNS - 1, counts
     finally:
-        stop.set()
+        quitting.set()
+        cue.set()
+        held.set()
         thread.join(WAIT_S)
         logger.removeHandler(handler)
         handler.close()
