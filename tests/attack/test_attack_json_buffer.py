@@ -371,12 +371,53 @@ def test_an_interrupt_while_the_writer_writes_leaves_the_record_counted(
     _accounted(handler, 4, reports)
 
 
+class _Sends:
+    """Stands in for the drain's two sends, pyzmq's (the loop task's) and
+    ``THREAD_SEND`` (flush()'s, the GIL-keeping one where there is one): notes which
+    thread sent each message and by which send, and cues a waiting thread when a given
+    thread is about to send a frame."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str]] = []
+        """Each message's last frame taken, in order: the sending thread, and the send."""
+        self.cue: threading.Event | None = None
+        """Set, once, when :attr:`cue_from` next sends a frame (then forgotten)."""
+        self.cue_from: int | None = None
+
+    def wrap(self, send: Send, name: str) -> Send:
+        """*send*, noting each message it sends as *name*."""
+
+        def noted(sock: zmq.Socket[Any], frame: bytes | bytearray, flags: int) -> None:
+            me = threading.get_ident()
+            cue = self.cue
+            if cue is not None and me == self.cue_from:
+                # The round goes on: with a topic, the payload (the writer's buffer,
+                # written already) is sent next.
+                self.cue = None
+                cue.set()
+            send(sock, frame, flags)
+            if not flags & zmq.SNDMORE:
+                self.sent.append((me, name))
+
+        return noted
+
+
 def test_json_records_arrive_whole_from_the_drain_thread_and_the_loop_task_in_turn(
-    context: Context, logger: logging.Logger, tmp_path: Path
+    context: Context, logger: logging.Logger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Logged before asyncio.run() (the drain thread's GIL-keeping send copies the
     buffer to bytes), in it (the loop task sends the buffer itself) and after it
-    (the thread again): every payload is encode_json's at one contiguous seq."""
+    (the thread again): every payload is encode_json's at one contiguous seq, and
+    each phase's records went by its own send.
+
+    (The records are slow to render, thousands of digits: left alone, the loop task
+    takes its rounds for a convoy and switches to the GIL-keeping send. It did for
+    every record until the convoy switch was turned off here: 1,200 frames, none by
+    pyzmq's send.)"""
+    sends = _Sends()
+    monkeypatch.setattr(_runners, "pyzmq_send", sends.wrap(_runners.pyzmq_send, "pyzmq"))
+    monkeypatch.setattr(_runners, "THREAD_SEND", sends.wrap(_runners.THREAD_SEND, "thread"))
+    monkeypatch.setattr(_runners, "_CONVOY", math.inf)
     endpoint = f"ipc://{tmp_path}/json-phases.sock"
     xpub = bounded(context.socket(zmq.XPUB))
     sub = bounded(context.socket(zmq.SUB))
@@ -399,17 +440,26 @@ def test_json_records_arrive_whole_from_the_drain_thread_and_the_loop_task_in_tu
                 logger.info(FMT, *_args(digits, f"{phase} {text}"))
 
         log_all("before")
+        handler.flush()  # sent by the thread's send before the loop starts
+        assert sends.sent.count((threading.get_ident(), "pyzmq")) == 0
 
         async def service() -> None:
             for start in range(0, len(shapes), 20):
                 for digits, text in shapes[start : start + 20]:
                     logger.info(FMT, *_args(digits, f"during {text}"))
                 await asyncio.sleep(0)  # the loop's drain task gets its turns
+            for _ in range(1000):  # and sends the last batch before the loop ends
+                if not _unsent(handler, recorded):
+                    break
+                await asyncio.sleep(0)
 
         asyncio.run(service())
+        by_loop = sends.sent.count((threading.get_ident(), "pyzmq"))
+        assert by_loop == len(shapes), f"{by_loop} of {len(shapes)} by the loop task"
         log_all("after")
         handler.flush()
         total = 3 * len(shapes)
+        assert [name for _, name in sends.sent].count("thread") == 2 * len(shapes)
         assert len(recorded.records) == total
         for seq, record in enumerate(recorded.records):
             topic, payload = sub.recv_multipart()
@@ -500,37 +550,6 @@ def test_many_threads_logging_json_without_a_loop_publish_every_payload_whole(
         handler.close()
         sub.close(linger=0)
         xpub.close(linger=0)
-
-
-class _Sends:
-    """Stands in for the drain's two sends, pyzmq's (the loop task's) and
-    ``THREAD_SEND`` (flush()'s, the GIL-keeping one where there is one): notes which
-    thread sent each message and by which send, and cues a waiting thread when a given
-    thread is about to send a frame."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[int, str]] = []
-        """Each message's last frame taken, in order: the sending thread, and the send."""
-        self.cue: threading.Event | None = None
-        """Set, once, when :attr:`cue_from` next sends a frame (then forgotten)."""
-        self.cue_from: int | None = None
-
-    def wrap(self, send: Send, name: str) -> Send:
-        """*send*, noting each message it sends as *name*."""
-
-        def noted(sock: zmq.Socket[Any], frame: bytes | bytearray, flags: int) -> None:
-            me = threading.get_ident()
-            cue = self.cue
-            if cue is not None and me == self.cue_from:
-                # The round goes on: with a topic, the payload (the writer's buffer,
-                # written already) is sent next.
-                self.cue = None
-                cue.set()
-            send(sock, frame, flags)
-            if not flags & zmq.SNDMORE:
-                self.sent.append((me, name))
-
-        return noted
 
 
 def _unsent(handler: AsyncPUBHandler, recorded: _Recorded) -> int:
