@@ -11,7 +11,6 @@ ZeroMQ takes at once then cost no future and no await.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import sys
 import threading
 import time
@@ -58,13 +57,19 @@ _PER_SUBSCRIPTION: Final = 64
 # milliseconds after the close.
 _REBIND_TRIES: Final = 100
 _REBIND_PAUSE: Final = 0.0005
-# How long close() waits for ZeroMQ to close the socket's listener, so that the endpoint
-# is free when close() returns (a new handler binds it next, in a configuration reload).
-# In 300 closes each on the development machine it took 1.1 ms (TCP) and 0.3 ms
-# (ipc://) at the median, 5 ms at most; the bound is for a machine so loaded that
-# ZeroMQ's threads do not run.
-_UNBIND_WAIT_MS: Final = 500
-_monitors: Final = itertools.count()  # their inproc:// names, unique in the process
+
+# TCP endpoints that sockets of this process closed lately, and when. ZeroMQ closes a
+# socket's listener on a thread of its own, after close() has returned, so its port stays
+# taken a little longer: a handler made at once on the same endpoint (a dictConfig
+# reload in a coroutine, which closes the old handler on the loop's thread and binds the
+# new one) failed to bind it 11 times in 200. A bind that fails on such an endpoint
+# tries again, at most _RELEASE_WAIT seconds; ZeroMQ let go within 7.4 ms in 300 closes
+# with three busy processes on two cores. (Waiting in close() instead, for the listener's EVENT_CLOSED on a monitor,
+# left the socket bound for good whenever the monitor was closed before the event
+# came: at the wait's bound, or when a signal handler raised inside it.)
+_released: dict[str, float] = {}
+_RELEASE_WAIT: Final = 0.5
+_RELEASE_MEMORY: Final = 5.0  # seconds a closed endpoint is remembered
 
 
 def _resolve(future: asyncio.Future[int], count: int) -> None:
@@ -90,15 +95,32 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *
         pass
 
 
-def _wait_closed(monitor: zmq.Socket[bytes]) -> None:
-    """Wait, at most _UNBIND_WAIT_MS, for the listener's EVENT_CLOSED on *monitor*.
-    (A bound socket reports that event for its listener only: its connections report
-    theirs as EVENT_DISCONNECTED.)"""
-    try:
-        if monitor.poll(_UNBIND_WAIT_MS):
-            monitor.recv_multipart()
-    except zmq.ZMQError:
-        pass
+def _remember_released(names: tuple[str, ...]) -> None:
+    now = time.monotonic()
+    for name, when in list(_released.items()):
+        if now - when > _RELEASE_MEMORY:
+            _released.pop(name, None)
+    for name in names:
+        _released[name] = now
+
+
+def _make_where_released(recipe: _Recipe, context: zmq.Context[Any], endpoint: str) -> Any:
+    """``recipe.make(context, endpoint)``, tried again for a while if the endpoint is
+    busy because a socket of this process has just closed it (see ``_released``)."""
+    deadline: float | None = None
+    while True:
+        try:
+            return recipe.make(context, endpoint)
+        except zmq.ZMQError as error:  # noqa: PERF203 (a retry: the rare path)
+            closed = _released.get(endpoint)
+            now = time.monotonic()
+            if error.errno != zmq.EADDRINUSE or closed is None or now - closed > _RELEASE_MEMORY:
+                raise
+            if deadline is None:
+                deadline = now + _RELEASE_WAIT
+            elif now >= deadline:
+                raise
+            time.sleep(_REBIND_PAUSE)
 
 
 class _Recipe:
@@ -154,8 +176,8 @@ class PublisherSocket:
     """
 
     __slots__ = (
-        "_listens",
         "_lock",
+        "_names",
         "_owns_context",
         "_owns_socket",
         "_recipe",
@@ -200,7 +222,7 @@ class PublisherSocket:
         self._subscribed_bytes = 0
         self._recipe: _Recipe | None = None
         self._resettable = False
-        self._listens = False  # bound by us to a TCP port or an ipc:// path
+        self._names: tuple[str, ...] = ()  # a TCP endpoint bound by us, as given and as bound
         self.generation = 0
         """Grows by one each time :meth:`reset` replaces the socket."""
         self.resets = 0
@@ -237,7 +259,7 @@ class PublisherSocket:
         ctx: zmq.Context[Any] = zmq.Context() if context is None else context
         recipe = _Recipe(bind, sndhwm, linger_ms, lossless, heartbeat, security)
         try:
-            sock = recipe.make(ctx, endpoint)
+            sock = _make_where_released(recipe, ctx, endpoint)
         except BaseException:
             if context is None:
                 ctx.term()
@@ -254,7 +276,8 @@ class PublisherSocket:
         # the closing socket at a moment of ZeroMQ's choosing, which could be after the
         # new one bound it (and an ipc:// peer is a local user the file's mode admits).
         made._resettable = endpoint.startswith("tcp://")
-        made._listens = bind and endpoint.startswith(("tcp://", "ipc://"))
+        if bind and made._resettable:
+            made._names = (endpoint, made.last_endpoint)
         return made
 
     @classmethod
@@ -425,44 +448,13 @@ class PublisherSocket:
             recipe = self._recipe
             if until is not None and recipe is not None and recipe.lossless and not force:
                 linger = max(linger, int((until - time.monotonic()) * 1000))
-            listener = self._watch_listener() if self._listens else None
             try:
-                try:
-                    self.socket.close(linger=linger)
-                except zmq.ZMQError:
-                    pass  # no listener closes: nothing to wait for
-                else:
-                    if listener is not None:
-                        _wait_closed(listener)
-            finally:
-                # Closed whatever happens: a monitor left open would make the
-                # context's term() wait for good.
-                if listener is not None:
-                    listener.close(linger=0)
+                self.socket.close(linger=linger)
+            except zmq.ZMQError:
+                pass
+            if self._names:
+                _remember_released(self._names)
         self._security.release()
-
-    def _watch_listener(self) -> zmq.Socket[bytes] | None:
-        """A monitor of the socket's listener closing, or None if one cannot be had.
-
-        ZeroMQ closes a socket on threads of its own, after ``close()`` returned: its
-        port (or ipc:// path) stays taken until then. A socket bound at once to the
-        same TCP endpoint failed 283 times in 300, and a handler replaced on the
-        loop's thread (a dictConfig reload) 11 times in 200. The listener's closing is
-        an event; what is queued for subscribers goes on being delivered for the
-        linger, as before.
-        """
-        monitor: zmq.Socket[bytes] | None = None
-        address = f"inproc://zmqlog-unbind-{next(_monitors)}"
-        try:
-            context: zmq.Context[zmq.Socket[bytes]] = zmq.Context.shadow(self.context.underlying)
-            monitor = context.socket(zmq.PAIR)
-            self.sync.monitor(address, zmq.EVENT_CLOSED)
-            monitor.connect(address)
-        except zmq.ZMQError:  # a context being terminated: close without waiting
-            if monitor is not None:
-                monitor.close(linger=0)
-            return None
-        return monitor
 
     def term_context(self) -> None:
         """Terminate the context if it is ours; it waits for ZeroMQ to deliver, up to

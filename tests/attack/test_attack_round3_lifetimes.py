@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import threading
+import time
 
 import pytest
 import zmq
@@ -79,17 +82,18 @@ def test_a_handler_replaced_inside_a_coroutine_frees_its_endpoint(logger: loggin
     assert len(made) == 1
 
 
-def test_a_closed_handler_has_freed_its_endpoint_when_close_returns(
+def test_a_handler_made_at_once_binds_the_endpoint_a_closed_one_let_go(
     context: zmq.Context[zmq.Socket[bytes]], logger: logging.Logger
 ) -> None:
     """ZeroMQ closes a socket's listener on a thread of its own, after the socket's
-    close() returned; a handler's close() waits for it. With a context of the caller's,
-    which close() does not terminate, nothing else waits: a handler made at once on the
-    same endpoint binds it, every time, and its subscriber hears it. (Without the
-    wait, 30 handlers in a row never all bound it.)"""
+    close() returned, so the port stays taken a little longer. With a context of the
+    caller's, which close() does not terminate, nothing waits for it: a handler made at
+    once on the same endpoint must still bind it, every time (it tries again while a
+    socket of this process is letting go of the port), and its subscriber hears it.
+    (Without that, 200 handlers in a row rarely all bound it.)"""
     endpoint = f"tcp://127.0.0.1:{free_tcp_port()}"
-    for _ in range(30):
-        AsyncPUBHandler(endpoint, context=context).close()  # binds, then frees it
+    for _ in range(200):
+        AsyncPUBHandler(endpoint, context=context).close()  # binds, then lets go
     handler = AsyncPUBHandler(endpoint, context=context)
     sub = subscriber_of(context, handler)
     logger.addHandler(handler)
@@ -101,6 +105,49 @@ def test_a_closed_handler_has_freed_its_endpoint_when_close_returns(
         logger.removeHandler(handler)
         sub.close(linger=0)
         handler.close()
+
+
+def _hold(port: int, holders: list[socket.socket]) -> bool:
+    """Listen on loopback *port* (kept in *holders*), if it is free."""
+    try:
+        holders.append(socket.create_server(("127.0.0.1", port)))
+    except OSError:
+        return False
+    return True
+
+
+def test_a_bind_waits_for_a_port_only_while_this_process_lets_go_of_it(
+    context: zmq.Context[zmq.Socket[bytes]],
+) -> None:
+    """The port of a closed handler, still held for a while (here by a plain socket
+    standing in for ZeroMQ's listener, let go of 50 ms later), is waited for; a port
+    that someone else holds fails at once, as it always did."""
+    endpoint = f"tcp://127.0.0.1:{free_tcp_port()}"
+    AsyncPUBHandler(endpoint, context=context).close()
+    port = int(endpoint.rsplit(":", 1)[1])
+    holders: list[socket.socket] = []
+    assert wait_until(lambda: _hold(port, holders), 2), "ZeroMQ kept the port"
+    [holder] = holders
+    timer = threading.Timer(0.05, holder.close)
+    timer.start()
+    try:
+        started = time.monotonic()
+        AsyncPUBHandler(endpoint, context=context).close()
+        assert time.monotonic() - started >= 0.04  # it did wait for the holder
+    finally:
+        timer.cancel()
+        holder.close()
+
+    elsewhere = f"tcp://127.0.0.1:{free_tcp_port()}"
+    holder = socket.create_server(("127.0.0.1", int(elsewhere.rsplit(":", 1)[1])))
+    try:
+        started = time.monotonic()
+        with pytest.raises(zmq.ZMQError) as busy:
+            AsyncPUBHandler(elsewhere, context=context)
+        assert busy.value.errno == zmq.EADDRINUSE
+        assert time.monotonic() - started < 0.04  # no wait for a port not ours
+    finally:
+        holder.close()
 
 
 def test_a_stop_handler_that_closes_then_stops_the_loop_closes_the_socket(
