@@ -64,9 +64,10 @@ _REBIND_PAUSE: Final = 0.0005
 # reload in a coroutine, which closes the old handler on the loop's thread and binds the
 # new one) failed to bind it 11 times in 200. A bind that fails on such an endpoint
 # tries again, at most _RELEASE_WAIT seconds; ZeroMQ let go within 7.4 ms in 300 closes
-# with three busy processes on two cores. (Waiting in close() instead, for the listener's EVENT_CLOSED on a monitor,
-# left the socket bound for good whenever the monitor was closed before the event
-# came: at the wait's bound, or when a signal handler raised inside it.)
+# with three busy processes on two cores. (Waiting in close() instead, for the
+# listener's EVENT_CLOSED on a monitor, left the socket bound for good whenever the
+# monitor was closed before the event came: at the wait's bound, or when a signal
+# handler raised inside it.)
 _released: dict[str, float] = {}
 _RELEASE_WAIT: Final = 0.5
 _RELEASE_MEMORY: Final = 5.0  # seconds a closed endpoint is remembered
