@@ -408,7 +408,7 @@ def test_json_records_arrive_whole_from_the_drain_thread_and_the_loop_task_in_tu
     """Logged before asyncio.run() (the drain thread's GIL-keeping send copies the
     buffer to bytes), in it (the loop task sends the buffer itself) and after it
     (the thread again): every payload is encode_json's at one contiguous seq, and
-    each phase's records went by its own send.
+    each phase's records went by its own send (the loop's, mostly).
 
     (The records are slow to render, thousands of digits: left alone, the loop task
     takes its rounds for a convoy and switches to the GIL-keeping send. It did for
@@ -444,6 +444,13 @@ def test_json_records_arrive_whole_from_the_drain_thread_and_the_loop_task_in_tu
         assert sends.sent.count((threading.get_ident(), "pyzmq")) == 0
 
         async def service() -> None:
+            # What the first record logged here does when the drain thread sleeps (not
+            # if a socket event has just woken it: the thread then sends what it finds,
+            # and on a loaded machine went on sending all 200 of the loop's).
+            handler._scheduler.wake()
+            runner = handler._scheduler.loop_runner
+            assert runner is not None
+            assert runner.alive()
             for start in range(0, len(shapes), 20):
                 for digits, text in shapes[start : start + 20]:
                     logger.info(FMT, *_args(digits, f"during {text}"))
@@ -454,12 +461,14 @@ def test_json_records_arrive_whole_from_the_drain_thread_and_the_loop_task_in_tu
                 await asyncio.sleep(0)
 
         asyncio.run(service())
+        # Most by the loop task: the thread, watching it, takes over records that the
+        # task is slow to get to (16 of 200 once, with three busy processes beside).
         by_loop = sends.sent.count((threading.get_ident(), "pyzmq"))
-        assert by_loop == len(shapes), f"{by_loop} of {len(shapes)} by the loop task"
+        assert by_loop >= len(shapes) // 2, f"{by_loop} of {len(shapes)} by the loop task"
         log_all("after")
         handler.flush()
         total = 3 * len(shapes)
-        assert [name for _, name in sends.sent].count("thread") == 2 * len(shapes)
+        assert [name for _, name in sends.sent].count("thread") == total - by_loop
         assert len(recorded.records) == total
         for seq, record in enumerate(recorded.records):
             topic, payload = sub.recv_multipart()
